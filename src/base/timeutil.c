@@ -1,5 +1,4 @@
 /* Clocks and XEP-0082 timestamps; see timeutil.h. */
-#define _GNU_SOURCE
 #include "base/timeutil.h"
 #include "base/errors.h"
 
