@@ -92,8 +92,15 @@ char *xml_child_text(const struct xml_node *el, const char *ns,
  * and attribute values are escaped. */
 int xml_serialize(const struct xml_node *el, const char *parent_ns,
     struct buf *out);
-/* Appends s escaped for use in text or an attribute value (', ", <, >, &). */
+/* Appends s escaped for use in text or an attribute value (', ", <, >, &).
+ * CR is written as &#13; (a parser would fold CR LF), and C0 controls that
+ * XML 1.0 cannot carry become U+FFFD, so the output is always
+ * well-formed.  Attributes named "xmlns" or "xmlns:*" are not written by
+ * xml_serialize (it declares namespaces itself). */
 int xml_escape(struct buf *out, const char *s, size_t len);
+/* Same, and TAB and LF as character references too: for attribute values,
+ * where a parser would turn them into spaces (e.g. a stream header). */
+int xml_escape_attr(struct buf *out, const char *s, size_t len);
 
 /*
  * Whole-document parsing (files: SPIFs, labels, clearances, catalog
@@ -101,7 +108,10 @@ int xml_escape(struct buf *out, const char *s, size_t len);
  * processing instructions and the XML declaration are skipped.  Limits
  * keep hostile files bounded.  On error returns L_ERR_INVAL (or
  * L_ERR_LIMIT / L_ERR_NOMEM) and writes "line L, column C: reason" into
- * err (if not NULL).
+ * err (if not NULL).  xml_parse_file also returns L_ERR_NOTFOUND or
+ * L_ERR_IO (err then holds "PATH: strerror").  Whitespace text between
+ * elements is kept as text nodes.  The declared encoding is honoured
+ * (UTF-8, UTF-16, ISO-8859-1, US-ASCII); the tree is always UTF-8.
  */
 struct xml_doc_limits {
 	size_t max_bytes;	/* 0 = 16 MiB */

@@ -36,6 +36,10 @@ enum xml_stream_err {
 /* The RFC 6120 element name of a condition, e.g. "restricted-xml". */
 const char *xml_stream_err_name(enum xml_stream_err e);
 
+/* A zero field takes the default: 256 KiB, depth 32, 64 attributes.
+ * max_depth counts the stanza itself as 1 (<message><body/></message> is
+ * 2).  Namespace declarations count as attributes.  The stream header
+ * must fit in max_stanza_bytes too. */
 struct xml_stream_limits {
 	size_t max_stanza_bytes;	/* bytes of one top-level element */
 	unsigned max_depth;		/* element nesting below the stream */
@@ -71,6 +75,15 @@ int xml_stream_reset(struct xml_stream *xs);
  * how many bytes were used (the rest must be fed after the reset).
  * Returns L_OK (all consumed), L_AGAIN (stopped), or L_ERR_PROTO with
  * xml_stream_error() telling which stream error to send.
+ *
+ * A stopped parser takes no more input (feed returns L_AGAIN, consumed 0)
+ * until xml_stream_reset().  xml_stream_reset() may also be called from
+ * inside a callback: it then stops there and the reset happens as
+ * xml_stream_feed returns (L_AGAIN, *consumed up to the cut), so the
+ * caller feeds the rest (after its TLS handshake, say) to the new stream.
+ * Non-whitespace text between stanzas gives <bad-format/>.  Neither
+ * xml_stream_free() nor a nested xml_stream_feed() may be called from a
+ * callback.
  */
 int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len,
     size_t *consumed);
