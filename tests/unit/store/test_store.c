@@ -1,0 +1,1097 @@
+/*
+ * Unit tests of the storage layer.  Every operation is run twice: on a
+ * STORE_SYNC handle (callbacks inline) and on a threaded handle driven by a
+ * small poll() loop on store_notify_fd().  Durability is checked from a
+ * second, independent SQLite connection inside the completion callback, so
+ * a completion that ran before its COMMIT would fail the test.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "base/errors.h"
+#include "store/store.h"
+
+struct fx {
+	char		 dir[64];
+	char		 path[128];
+	unsigned	 flags;
+	struct store	*st;
+};
+
+/* What a callback saw. */
+struct rec {
+	int		 called;
+	int		 rc;
+	void		*p;
+	size_t		 len;
+	uint64_t	 ver;
+};
+
+static void
+rec_done(void *arg, int rc)
+{
+	struct rec	*r = arg;
+
+	r->called++;
+	r->rc = rc;
+}
+
+static void
+rec_ver(void *arg, int rc, uint64_t ver)
+{
+	struct rec	*r = arg;
+
+	r->called++;
+	r->rc = rc;
+	r->ver = ver;
+}
+
+static void
+rec_ptr(struct rec *r, int rc, void *p)
+{
+	r->called++;
+	r->rc = rc;
+	r->p = p;
+}
+
+static void
+rec_strlist(void *arg, int rc, struct store_strlist *l)
+{
+	rec_ptr(arg, rc, l);
+}
+
+static void
+rec_cred(void *arg, int rc, struct store_cred *c)
+{
+	rec_ptr(arg, rc, c);
+}
+
+static void
+rec_roster(void *arg, int rc, struct store_roster *r)
+{
+	rec_ptr(arg, rc, r);
+}
+
+static void
+rec_offline(void *arg, int rc, struct store_offline *l)
+{
+	rec_ptr(arg, rc, l);
+}
+
+static void
+rec_text(void *arg, int rc, char *s)
+{
+	rec_ptr(arg, rc, s);
+}
+
+static void
+rec_blob(void *arg, int rc, char *v, size_t len)
+{
+	struct rec	*r = arg;
+
+	rec_ptr(r, rc, v);
+	r->len = len;
+}
+
+/*
+ * Waits until *count reaches `want`: in async mode polls the notify fd and
+ * dispatches, failing after 10 s; in sync mode it must already be there.
+ */
+static void
+wait_count(struct store *st, const int *count, int want)
+{
+	struct pollfd	pfd;
+	int		waited = 0;
+
+	if (store_notify_fd(st) < 0) {
+		assert_int_equal(*count, want);
+		return;
+	}
+	while (*count < want) {
+		pfd.fd = store_notify_fd(st);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		store_dispatch(st);
+		if (++waited > 100)
+			fail_msg("timed out: %d of %d completions", *count,
+			    want);
+	}
+	assert_int_equal(*count, want);
+}
+
+static void
+wait_rec(struct fx *fx, struct rec *r)
+{
+	wait_count(fx->st, &r->called, 1);
+}
+
+static int
+fx_setup(void **state, unsigned flags)
+{
+	struct fx	*fx;
+	char		 err[256];
+
+	fx = calloc(1, sizeof(*fx));
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/liaison-store-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/store.db", fx->dir);
+	fx->flags = flags;
+	fx->st = store_open(fx->path, flags, err, sizeof(err));
+	if (fx->st == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+setup_sync(void **state)
+{
+	return fx_setup(state, STORE_SYNC);
+}
+
+static int
+setup_async(void **state)
+{
+	return fx_setup(state, 0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*fx = *state;
+	char		 cmd[256];
+
+	store_close(fx->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(fx);
+	return 0;
+}
+
+static struct store_cred
+mkcred(const char *mech, unsigned char seed, size_t keylen)
+{
+	struct store_cred	c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.mech, sizeof(c.mech), "%s", mech);
+	memset(c.salt, seed, 16);
+	c.salt_len = 16;
+	c.iterations = 4096 + seed;
+	memset(c.stored_key, seed + 1, keylen);
+	memset(c.server_key, seed + 2, keylen);
+	c.key_len = keylen;
+	return c;
+}
+
+/* Shorthands: run one op and wait for it. */
+static int
+do_done(struct fx *fx, int qrc, struct rec *r)
+{
+	assert_int_equal(qrc, L_OK);
+	wait_rec(fx, r);
+	return r->rc;
+}
+
+static int
+user_create(struct fx *fx, const char *jid)
+{
+	struct store_cred	c = mkcred("SCRAM-SHA-256", 7, 32);
+	struct rec		r = { 0 };
+
+	return do_done(fx, store_user_create(fx->st, jid, &c, 1, rec_done, &r),
+	    &r);
+}
+
+static int
+offline_push(struct fx *fx, const char *to, const char *xml, int64_t stamp)
+{
+	struct rec	r = { 0 };
+
+	return do_done(fx, store_offline_push(fx->st, to, xml, strlen(xml),
+	    stamp, "sender@example.org/res", rec_done, &r), &r);
+}
+
+static struct store_offline *
+offline_load(struct fx *fx, const char *jid)
+{
+	struct rec	r = { 0 };
+
+	assert_int_equal(do_done(fx, store_offline_load(fx->st, jid,
+	    rec_offline, &r), &r), L_OK);
+	assert_non_null(r.p);
+	return r.p;
+}
+
+static struct store_roster *
+roster_load(struct fx *fx, const char *owner)
+{
+	struct rec	r = { 0 };
+
+	assert_int_equal(do_done(fx, store_roster_load(fx->st, owner,
+	    rec_roster, &r), &r), L_OK);
+	assert_non_null(r.p);
+	return r.p;
+}
+
+/* ---- Users ----------------------------------------------------------- */
+
+static void
+test_users(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_cred	 creds[2], *c;
+	struct store_strlist	*l;
+	struct rec		 r;
+
+	creds[0] = mkcred("SCRAM-SHA-1", 1, 20);
+	creds[1] = mkcred("SCRAM-SHA-256", 2, 32);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_create(fx->st,
+	    "juliet@example.org", creds, 2, rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_create(fx->st,
+	    "juliet@example.org", creds, 1, rec_done, &r), &r), L_ERR_EXISTS);
+	assert_int_equal(user_create(fx, "alice@example.org"), L_OK);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_exists(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_exists(fx->st,
+	    "romeo@example.org", rec_done, &r), &r), L_ERR_NOTFOUND);
+
+	/* Each mechanism gives back exactly what was stored. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-256", rec_cred, &r), &r), L_OK);
+	c = r.p;
+	assert_non_null(c);
+	assert_string_equal(c->mech, "SCRAM-SHA-256");
+	assert_int_equal(c->salt_len, 16);
+	assert_memory_equal(c->salt, creds[1].salt, 16);
+	assert_int_equal(c->iterations, creds[1].iterations);
+	assert_int_equal(c->key_len, 32);
+	assert_memory_equal(c->stored_key, creds[1].stored_key, 32);
+	assert_memory_equal(c->server_key, creds[1].server_key, 32);
+	store_cred_free(c);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-1", rec_cred, &r), &r), L_OK);
+	c = r.p;
+	assert_int_equal(c->key_len, 20);
+	assert_memory_equal(c->stored_key, creds[0].stored_key, 20);
+	store_cred_free(c);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-512", rec_cred, &r), &r),
+	    L_ERR_NOTFOUND);
+	assert_null(r.p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "nobody@example.org", "SCRAM-SHA-1", rec_cred, &r), &r),
+	    L_ERR_NOTFOUND);
+
+	/* A password change replaces every credential. */
+	creds[0] = mkcred("SCRAM-SHA-256", 9, 32);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_set_creds(fx->st,
+	    "juliet@example.org", creds, 1, rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-1", rec_cred, &r), &r),
+	    L_ERR_NOTFOUND);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-256", rec_cred, &r), &r), L_OK);
+	c = r.p;
+	assert_memory_equal(c->stored_key, creds[0].stored_key, 32);
+	assert_int_equal(c->iterations, 4096 + 9);
+	store_cred_free(c);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_set_creds(fx->st,
+	    "romeo@example.org", creds, 1, rec_done, &r), &r),
+	    L_ERR_NOTFOUND);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_list(fx->st, rec_strlist, &r),
+	    &r), L_OK);
+	l = r.p;
+	assert_int_equal(l->n, 2);
+	assert_string_equal(l->v[0], "alice@example.org");
+	assert_string_equal(l->v[1], "juliet@example.org");
+	store_strlist_free(l);
+}
+
+static void
+test_invalid_args(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_cred	 creds[2];
+	struct rec		 r = { 0 };
+
+	creds[0] = mkcred("SCRAM-SHA-1", 1, 20);
+	creds[1] = mkcred("SCRAM-SHA-1", 2, 20);
+	/* Refused calls never call back. */
+	assert_int_equal(store_user_create(fx->st, "", creds, 1, rec_done,
+	    &r), L_ERR_INVAL);
+	assert_int_equal(store_user_create(fx->st, NULL, creds, 1, rec_done,
+	    &r), L_ERR_INVAL);
+	assert_int_equal(store_user_create(fx->st, "a@b", creds, 2, rec_done,
+	    &r), L_ERR_INVAL);	/* same mechanism twice */
+	creds[1].key_len = STORE_KEY_MAX + 1;
+	assert_int_equal(store_user_set_creds(fx->st, "a@b", &creds[1], 1,
+	    rec_done, &r), L_ERR_INVAL);
+	assert_int_equal(store_offline_push(fx->st, "a@b", NULL, 3, 0, "c@d",
+	    rec_done, &r), L_ERR_INVAL);
+	assert_int_equal(store_roster_load(fx->st, "a@b", NULL, NULL),
+	    L_ERR_INVAL);
+	assert_int_equal(r.called, 0);
+	/* The sync helpers refuse a threaded handle instead of blocking. */
+	if (!(fx->flags & STORE_SYNC))
+		assert_int_equal(store_sync_user_exists(fx->st, "a@b"),
+		    L_ERR_INVAL);
+}
+
+/* ---- Roster ---------------------------------------------------------- */
+
+static void
+test_roster(void **state)
+{
+	struct fx			*fx = *state;
+	struct store_roster		*ro;
+	struct store_roster_item	 it;
+	char				*g2[] = { "Friends", "Work" };
+	char				*g1[] = { "Family" };
+	struct rec			 r;
+
+	ro = roster_load(fx, "juliet@example.org");
+	assert_int_equal(ro->n, 0);
+	assert_int_equal(ro->version, 0);
+	store_roster_free(ro);
+
+	memset(&it, 0, sizeof(it));
+	it.contact = "romeo@example.net";
+	it.name = "Romeo";
+	it.sub = STORE_SUB_BOTH;
+	it.ngroups = 2;
+	it.groups = g2;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_put(fx->st,
+	    "juliet@example.org", &it, rec_ver, &r), &r), L_OK);
+	assert_int_equal(r.ver, 1);
+
+	memset(&it, 0, sizeof(it));
+	it.contact = "nurse@example.org";
+	it.sub = STORE_SUB_NONE;
+	it.ask = true;
+	it.pending_in = true;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_put(fx->st,
+	    "juliet@example.org", &it, rec_ver, &r), &r), L_OK);
+	assert_int_equal(r.ver, 2);
+
+	ro = roster_load(fx, "juliet@example.org");
+	assert_int_equal(ro->version, 2);
+	assert_int_equal(ro->n, 2);
+	assert_string_equal(ro->items[0].contact, "nurse@example.org");
+	assert_null(ro->items[0].name);
+	assert_int_equal(ro->items[0].sub, STORE_SUB_NONE);
+	assert_true(ro->items[0].ask);
+	assert_true(ro->items[0].pending_in);
+	assert_int_equal(ro->items[0].ngroups, 0);
+	assert_string_equal(ro->items[1].contact, "romeo@example.net");
+	assert_string_equal(ro->items[1].name, "Romeo");
+	assert_int_equal(ro->items[1].sub, STORE_SUB_BOTH);
+	assert_false(ro->items[1].ask);
+	assert_false(ro->items[1].pending_in);
+	assert_int_equal(ro->items[1].ngroups, 2);
+	assert_string_equal(ro->items[1].groups[0], "Friends");
+	assert_string_equal(ro->items[1].groups[1], "Work");
+	store_roster_free(ro);
+
+	/* Upsert replaces name, subscription and the whole group set. */
+	memset(&it, 0, sizeof(it));
+	it.contact = "romeo@example.net";
+	it.sub = STORE_SUB_FROM;
+	it.ngroups = 1;
+	it.groups = g1;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_put(fx->st,
+	    "juliet@example.org", &it, rec_ver, &r), &r), L_OK);
+	assert_int_equal(r.ver, 3);
+	ro = roster_load(fx, "juliet@example.org");
+	assert_int_equal(ro->n, 2);
+	assert_null(ro->items[1].name);
+	assert_int_equal(ro->items[1].sub, STORE_SUB_FROM);
+	assert_int_equal(ro->items[1].ngroups, 1);
+	assert_string_equal(ro->items[1].groups[0], "Family");
+	store_roster_free(ro);
+
+	/* Another owner's roster is separate. */
+	ro = roster_load(fx, "romeo@example.net");
+	assert_int_equal(ro->n, 0);
+	store_roster_free(ro);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_delete(fx->st,
+	    "juliet@example.org", "nurse@example.org", rec_ver, &r), &r),
+	    L_OK);
+	assert_int_equal(r.ver, 4);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_delete(fx->st,
+	    "juliet@example.org", "nurse@example.org", rec_ver, &r), &r),
+	    L_ERR_NOTFOUND);
+	ro = roster_load(fx, "juliet@example.org");
+	assert_int_equal(ro->version, 4);
+	assert_int_equal(ro->n, 1);
+	assert_string_equal(ro->items[0].contact, "romeo@example.net");
+	assert_int_equal(ro->items[0].ngroups, 1);
+	store_roster_free(ro);
+}
+
+/* ---- Offline messages ------------------------------------------------ */
+
+static void
+test_offline(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_offline	*l;
+	struct rec		 r;
+	const char		 raw[] = "<message>a\0b</message>";
+
+	assert_int_equal(offline_push(fx, "juliet@example.org",
+	    "<message id='1'/>", 1000), L_OK);
+	assert_int_equal(offline_push(fx, "juliet@example.org",
+	    "<message id='2'/>", 2000), L_OK);
+	memset(&r, 0, sizeof(r));
+	/* Length-counted: an embedded NUL survives. */
+	assert_int_equal(do_done(fx, store_offline_push(fx->st,
+	    "juliet@example.org", raw, sizeof(raw) - 1, 3000, "x@y/z",
+	    rec_done, &r), &r), L_OK);
+	assert_int_equal(offline_push(fx, "romeo@example.net",
+	    "<message id='r'/>", 4000), L_OK);
+
+	l = offline_load(fx, "juliet@example.org");
+	assert_int_equal(l->n, 3);
+	assert_string_equal(l->msgs[0].xml, "<message id='1'/>");
+	assert_int_equal(l->msgs[0].len, strlen("<message id='1'/>"));
+	assert_int_equal(l->msgs[0].stamp_us, 1000);
+	assert_string_equal(l->msgs[0].from, "sender@example.org/res");
+	assert_true(l->msgs[0].id < l->msgs[1].id);
+	assert_true(l->msgs[1].id < l->msgs[2].id);
+	assert_int_equal(l->msgs[2].len, sizeof(raw) - 1);
+	assert_memory_equal(l->msgs[2].xml, raw, sizeof(raw) - 1);
+	assert_string_equal(l->msgs[2].from, "x@y/z");
+
+	/* Delete what was delivered: up to the second message. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_offline_delete(fx->st,
+	    "juliet@example.org", l->msgs[1].id, rec_done, &r), &r), L_OK);
+	store_offline_free(l);
+	l = offline_load(fx, "juliet@example.org");
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->msgs[0].stamp_us, 3000);
+	store_offline_free(l);
+	l = offline_load(fx, "romeo@example.net");
+	assert_int_equal(l->n, 1);
+	store_offline_free(l);
+	l = offline_load(fx, "nobody@example.net");
+	assert_int_equal(l->n, 0);
+	store_offline_free(l);
+}
+
+static void
+test_offline_cap(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_offline	*l;
+	struct rec		 r = { 0 };
+	int			 i;
+
+	store_set_offline_max(fx->st, 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(offline_push(fx, "juliet@example.org",
+		    "<message/>", i), L_OK);
+	assert_int_equal(offline_push(fx, "juliet@example.org",
+	    "<message/>", 9), L_ERR_LIMIT);
+	/* The cap is per user. */
+	assert_int_equal(offline_push(fx, "romeo@example.net", "<message/>",
+	    9), L_OK);
+	l = offline_load(fx, "juliet@example.org");
+	assert_int_equal(l->n, 3);
+	assert_int_equal(do_done(fx, store_offline_delete(fx->st,
+	    "juliet@example.org", l->msgs[2].id, rec_done, &r), &r), L_OK);
+	store_offline_free(l);
+	assert_int_equal(offline_push(fx, "juliet@example.org",
+	    "<message/>", 10), L_OK);
+}
+
+/* ---- Clearances and key/value ---------------------------------------- */
+
+static void
+test_clearance(void **state)
+{
+	struct fx	*fx = *state;
+	struct rec	 r;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_get(fx->st,
+	    "juliet@example.org", rec_text, &r), &r), L_ERR_NOTFOUND);
+	assert_null(r.p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_set(fx->st,
+	    "juliet@example.org", "<clearance a='1'/>", rec_done, &r), &r),
+	    L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_set(fx->st,
+	    "juliet@example.org", "<clearance a='2'/>", rec_done, &r), &r),
+	    L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_get(fx->st,
+	    "juliet@example.org", rec_text, &r), &r), L_OK);
+	assert_string_equal(r.p, "<clearance a='2'/>");
+	free(r.p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_delete(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_delete(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_ERR_NOTFOUND);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_get(fx->st,
+	    "juliet@example.org", rec_text, &r), &r), L_ERR_NOTFOUND);
+}
+
+static void
+test_kv(void **state)
+{
+	struct fx	*fx = *state;
+	struct rec	 r;
+	const char	 val[] = { 'a', 0, 'b', (char)0xff };
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_get(fx->st, "audit.head",
+	    rec_blob, &r), &r), L_ERR_NOTFOUND);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_put(fx->st, "audit.head", "x",
+	    1, rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_put(fx->st, "audit.head", val,
+	    sizeof(val), rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_get(fx->st, "audit.head",
+	    rec_blob, &r), &r), L_OK);
+	assert_int_equal(r.len, sizeof(val));
+	assert_memory_equal(r.p, val, sizeof(val));
+	free(r.p);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_delete(fx->st, "audit.head",
+	    rec_done, &r), &r), L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_get(fx->st, "audit.head",
+	    rec_blob, &r), &r), L_ERR_NOTFOUND);
+}
+
+/* ---- user_delete cascades ------------------------------------------- */
+
+static void
+test_user_delete_cascade(void **state)
+{
+	struct fx			*fx = *state;
+	struct store_roster_item	 it;
+	struct store_roster		*ro;
+	struct store_offline		*l;
+	struct rec			 r;
+	char				*g[] = { "G" };
+
+	assert_int_equal(user_create(fx, "juliet@example.org"), L_OK);
+	assert_int_equal(user_create(fx, "romeo@example.net"), L_OK);
+	memset(&it, 0, sizeof(it));
+	it.contact = "romeo@example.net";
+	it.sub = STORE_SUB_BOTH;
+	it.ngroups = 1;
+	it.groups = g;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_put(fx->st,
+	    "juliet@example.org", &it, rec_ver, &r), &r), L_OK);
+	it.contact = "juliet@example.org";
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_roster_put(fx->st,
+	    "romeo@example.net", &it, rec_ver, &r), &r), L_OK);
+	assert_int_equal(offline_push(fx, "juliet@example.org", "<m/>", 1),
+	    L_OK);
+	assert_int_equal(offline_push(fx, "romeo@example.net", "<m/>", 1),
+	    L_OK);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_set(fx->st,
+	    "juliet@example.org", "<c/>", rec_done, &r), &r), L_OK);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_delete(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_OK);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_exists(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_ERR_NOTFOUND);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_get_creds(fx->st,
+	    "juliet@example.org", "SCRAM-SHA-256", rec_cred, &r), &r),
+	    L_ERR_NOTFOUND);
+	ro = roster_load(fx, "juliet@example.org");
+	assert_int_equal(ro->n, 0);
+	assert_int_equal(ro->version, 0);
+	store_roster_free(ro);
+	l = offline_load(fx, "juliet@example.org");
+	assert_int_equal(l->n, 0);
+	store_offline_free(l);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_clearance_get(fx->st,
+	    "juliet@example.org", rec_text, &r), &r), L_ERR_NOTFOUND);
+
+	/* The other user keeps everything, including the item naming her. */
+	ro = roster_load(fx, "romeo@example.net");
+	assert_int_equal(ro->n, 1);
+	assert_int_equal(ro->items[0].ngroups, 1);
+	store_roster_free(ro);
+	l = offline_load(fx, "romeo@example.net");
+	assert_int_equal(l->n, 1);
+	store_offline_free(l);
+
+	/* No group rows left behind for the deleted owner. */
+	{
+		sqlite3		*db;
+		sqlite3_stmt	*s;
+
+		assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+		    " roster_groups WHERE owner = 'juliet@example.org'", -1,
+		    &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(s, 0), 0);
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_user_delete(fx->st,
+	    "juliet@example.org", rec_done, &r), &r), L_ERR_NOTFOUND);
+}
+
+/* ---- Durability, batching, ordering ---------------------------------- */
+
+struct durable_ctx {
+	sqlite3	*db;		/* an independent connection */
+	int	 done;
+	int	 bad;		/* completions that ran before their commit */
+	int	 failed;
+	int	 next_seq;	/* completions must come in queue order */
+	int	 out_of_order;
+};
+
+struct durable_op {
+	struct durable_ctx	*ctx;
+	int			 seq;
+};
+
+static int
+count_rows(sqlite3 *db, const char *jid)
+{
+	sqlite3_stmt	*s;
+	int		 n = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM offline WHERE"
+	    " jid = ?1", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/*
+ * Completion of a push: the row must already be visible to another
+ * connection, which only committed data is (WAL readers see no
+ * uncommitted writes).
+ */
+static void
+durable_done(void *arg, int rc)
+{
+	struct durable_op	*op = arg;
+	struct durable_ctx	*ctx = op->ctx;
+
+	if (rc != L_OK)
+		ctx->failed++;
+	if (op->seq != ctx->next_seq)
+		ctx->out_of_order++;
+	ctx->next_seq = op->seq + 1;
+	if (count_rows(ctx->db, "juliet@example.org") < op->seq + 1)
+		ctx->bad++;
+	ctx->done++;
+}
+
+static void
+test_offline_durable_batched(void **state)
+{
+	struct fx		*fx = *state;
+	struct durable_ctx	 ctx = { 0 };
+	struct durable_op	*ops;
+	struct store_stats	 stats;
+	struct store_offline	*l;
+	char			 xml[64], err[256];
+	int			 i, n = 1000;
+
+	store_set_offline_max(fx->st, 5000);
+	assert_int_equal(sqlite3_open(fx->path, &ctx.db), SQLITE_OK);
+	ops = calloc((size_t)n, sizeof(*ops));
+	assert_non_null(ops);
+	for (i = 0; i < n; i++) {
+		ops[i].ctx = &ctx;
+		ops[i].seq = i;
+		snprintf(xml, sizeof(xml), "<message id='%d'/>", i);
+		assert_int_equal(store_offline_push(fx->st,
+		    "juliet@example.org", xml, strlen(xml), i, "a@b/c",
+		    durable_done, &ops[i]), L_OK);
+	}
+	wait_count(fx->st, &ctx.done, n);
+	assert_int_equal(ctx.failed, 0);
+	assert_int_equal(ctx.bad, 0);
+	assert_int_equal(ctx.out_of_order, 0);
+
+	store_get_stats(fx->st, &stats);
+	assert_true(stats.ops >= (uint64_t)n);
+	assert_int_equal(stats.failed_commits, 0);
+	if (!(fx->flags & STORE_SYNC)) {
+		/* Group commit: far fewer transactions than operations. */
+		print_message("async: %llu transactions for %d pushes,"
+		    " largest batch %llu\n",
+		    (unsigned long long)stats.transactions, n,
+		    (unsigned long long)stats.max_batch);
+		assert_true(stats.transactions <= 50);
+		assert_true(stats.max_batch >= 20);
+	} else {
+		assert_int_equal(stats.transactions, stats.ops);
+	}
+
+	/* Close and reopen: everything acknowledged is there, in order. */
+	store_close(fx->st);
+	fx->st = store_open(fx->path, fx->flags, err, sizeof(err));
+	assert_non_null(fx->st);
+	l = offline_load(fx, "juliet@example.org");
+	assert_int_equal(l->n, n);
+	for (i = 0; i < n; i++) {
+		snprintf(xml, sizeof(xml), "<message id='%d'/>", i);
+		assert_string_equal(l->msgs[i].xml, xml);
+	}
+	store_offline_free(l);
+	sqlite3_close(ctx.db);
+	free(ops);
+}
+
+/* store_close() commits every queued write and runs every callback. */
+static void
+test_close_drains(void **state)
+{
+	struct fx	*fx = *state;
+	struct store	*st;
+	char		 err[256];
+	size_t		 n;
+	int		 i, done = 0, rcs = 0;
+	struct rec	 recs[50];
+
+	memset(recs, 0, sizeof(recs));
+	for (i = 0; i < 50; i++)
+		assert_int_equal(store_offline_push(fx->st, "juliet@example.org",
+		    "<m/>", 4, i, "a@b", rec_done, &recs[i]), L_OK);
+	store_close(fx->st);
+	fx->st = NULL;
+	for (i = 0; i < 50; i++) {
+		done += recs[i].called;
+		rcs += recs[i].rc != L_OK;
+	}
+	assert_int_equal(done, 50);
+	assert_int_equal(rcs, 0);
+
+	st = store_open(fx->path, STORE_SYNC, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_sync_offline_count(st, "juliet@example.org",
+	    &n), L_OK);
+	assert_int_equal(n, 50);
+	fx->st = st;
+	fx->flags = STORE_SYNC;
+}
+
+/* A callback may queue the next operation (login: roster, then offline). */
+struct chain {
+	struct store	*st;
+	int		 step;
+	int		 rc;
+};
+
+static void
+chain_offline(void *arg, int rc, struct store_offline *l)
+{
+	struct chain	*c = arg;
+
+	c->rc = rc;
+	if (rc == L_OK && l->n == 1)
+		c->step++;
+	store_offline_free(l);
+	c->step++;
+}
+
+static void
+chain_roster(void *arg, int rc, struct store_roster *ro)
+{
+	struct chain	*c = arg;
+
+	store_roster_free(ro);
+	c->rc = rc;
+	c->step++;
+	if (store_offline_load(c->st, "juliet@example.org", chain_offline,
+	    c) != L_OK)
+		c->rc = L_ERR_INTERNAL;
+}
+
+static void
+test_callback_chain(void **state)
+{
+	struct fx	*fx = *state;
+	struct chain	 c = { fx->st, 0, 0 };
+
+	assert_int_equal(offline_push(fx, "juliet@example.org", "<m/>", 1),
+	    L_OK);
+	assert_int_equal(store_roster_load(fx->st, "juliet@example.org",
+	    chain_roster, &c), L_OK);
+	wait_count(fx->st, &c.step, 3);
+	assert_int_equal(c.rc, L_OK);
+}
+
+/* ---- Two handles on one file ---------------------------------------- */
+
+struct holder {
+	sqlite3	*db;
+	int	 ms;
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder	*h = arg;
+
+	usleep((useconds_t)h->ms * 1000);
+	sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+	return NULL;
+}
+
+/*
+ * The server (threaded) and liaisonctl (sync) write the same file; a write
+ * that finds the file locked waits (busy_timeout) instead of failing.
+ */
+static void
+test_two_handles(void **state)
+{
+	struct fx		*fx = *state;
+	struct store		*ctl;
+	struct store_cred	 c = mkcred("SCRAM-SHA-256", 3, 32);
+	struct holder		 h;
+	pthread_t		 thr;
+	char			 err[256], *xml;
+	int			 i, done = 0;
+	struct rec		 recs[100];
+
+	ctl = store_open(fx->path, STORE_SYNC, err, sizeof(err));
+	assert_non_null(ctl);
+
+	/* Interleave: server pushes queued while ctl writes. */
+	memset(recs, 0, sizeof(recs));
+	for (i = 0; i < 100; i++) {
+		char jid[64];
+
+		assert_int_equal(store_offline_push(fx->st,
+		    "juliet@example.org", "<m/>", 4, i, "a@b", rec_done,
+		    &recs[i]), L_OK);
+		snprintf(jid, sizeof(jid), "user%d@example.org", i);
+		if (i % 10 == 0)
+			assert_int_equal(store_sync_user_create(ctl, jid, &c,
+			    1), L_OK);
+	}
+	for (i = 0; i < 100; i++) {
+		wait_count(fx->st, &recs[i].called, 1);
+		assert_int_equal(recs[i].rc, L_OK);
+		done++;
+	}
+	assert_int_equal(done, 100);
+
+	/* Each handle sees the other's writes. */
+	{
+		struct rec r = { 0 };
+
+		assert_int_equal(do_done(fx, store_user_exists(fx->st,
+		    "user90@example.org", rec_done, &r), &r), L_OK);
+	}
+	{
+		size_t n;
+
+		assert_int_equal(store_sync_offline_count(ctl,
+		    "juliet@example.org", &n), L_OK);
+		assert_int_equal(n, 100);
+	}
+
+	/* A third connection holds the write lock for 300 ms. */
+	assert_int_equal(sqlite3_open(fx->path, &h.db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h.db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	h.ms = 300;
+	assert_int_equal(pthread_create(&thr, NULL, holder_main, &h), 0);
+	assert_int_equal(store_sync_clearance_set(ctl, "juliet@example.org",
+	    "<c/>"), L_OK);
+	pthread_join(thr, NULL);
+	sqlite3_close(h.db);
+	assert_int_equal(store_sync_clearance_get(ctl, "juliet@example.org",
+	    &xml), L_OK);
+	assert_string_equal(xml, "<c/>");
+	free(xml);
+	store_close(ctl);
+}
+
+/* ---- Schema --------------------------------------------------------- */
+
+static void
+test_schema(void **state)
+{
+	struct fx	*fx = *state;
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	struct store	*st;
+	char		 err[256];
+
+	assert_int_equal(user_create(fx, "juliet@example.org"), L_OK);
+	store_close(fx->st);
+	fx->st = NULL;
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+
+	/* Reopening an existing file keeps its data. */
+	st = store_open(fx->path, STORE_SYNC, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_sync_user_exists(st, "juliet@example.org"),
+	    L_OK);
+	store_close(st);
+
+	/* A file from a newer version is refused, not touched. */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = store_open(fx->path, fx->flags, err, sizeof(err));
+	assert_null(st);
+	assert_non_null(strstr(err, "newer"));
+
+	/* A path that cannot be created fails with a reason. */
+	st = store_open("/nonexistent-dir/x/store.db", fx->flags, err,
+	    sizeof(err));
+	assert_null(st);
+	assert_true(err[0] != '\0');
+
+	fx->st = store_open(":memory:", STORE_SYNC, err, sizeof(err));
+	/* In-memory databases cannot be WAL: refused with a reason. */
+	assert_null(fx->st);
+	assert_non_null(strstr(err, "WAL"));
+}
+
+/* ---- Sync helpers --------------------------------------------------- */
+
+static void
+test_sync_helpers(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_cred	 c = mkcred("SCRAM-SHA-1", 5, 20), *got;
+	struct store_strlist	*l;
+	char			*v;
+	size_t			 n;
+
+	assert_int_equal(store_sync_user_create(fx->st, "a@x", &c, 1), L_OK);
+	assert_int_equal(store_sync_user_create(fx->st, "a@x", &c, 1),
+	    L_ERR_EXISTS);
+	assert_int_equal(store_sync_user_get_creds(fx->st, "a@x",
+	    "SCRAM-SHA-1", &got), L_OK);
+	assert_memory_equal(got->server_key, c.server_key, 20);
+	store_cred_free(got);
+	assert_int_equal(store_sync_user_list(fx->st, &l), L_OK);
+	assert_int_equal(l->n, 1);
+	store_strlist_free(l);
+	assert_int_equal(store_sync_kv_put(fx->st, "k", "vv", 2), L_OK);
+	assert_int_equal(store_sync_kv_get(fx->st, "k", &v, &n), L_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(v, "vv", 2);
+	free(v);
+	assert_int_equal(store_sync_clearance_delete(fx->st, "a@x"),
+	    L_ERR_NOTFOUND);
+	assert_int_equal(store_sync_user_delete(fx->st, "a@x"), L_OK);
+	assert_int_equal(store_sync_user_exists(fx->st, "a@x"),
+	    L_ERR_NOTFOUND);
+}
+
+#define BOTH(t) \
+	cmocka_unit_test_setup_teardown(t, setup_sync, teardown), \
+	cmocka_unit_test_setup_teardown(t, setup_async, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_users),
+		BOTH(test_invalid_args),
+		BOTH(test_roster),
+		BOTH(test_offline),
+		BOTH(test_offline_cap),
+		BOTH(test_clearance),
+		BOTH(test_kv),
+		BOTH(test_user_delete_cascade),
+		BOTH(test_offline_durable_batched),
+		BOTH(test_callback_chain),
+		BOTH(test_schema),
+		cmocka_unit_test_setup_teardown(test_close_drains,
+		    setup_async, teardown),
+		cmocka_unit_test_setup_teardown(test_two_handles,
+		    setup_async, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_helpers,
+		    setup_sync, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
