@@ -28,11 +28,14 @@ struct listener;
 /* Interest and readiness flags for ev_io_*. */
 #define EV_READ		0x01
 #define EV_WRITE	0x02
+#define EV_HUP		0x04	/* reported only, never asked for */
 
-/* Called when fd is ready; `events` holds EV_READ and/or EV_WRITE (an
- * error or hang-up on the fd is reported as both, so the owner's read or
- * write discovers it).  Level-triggered: the callback is called again on
- * the next iteration while the condition holds. */
+/* Called when fd is ready; `events` holds EV_READ and/or EV_WRITE.  An
+ * error or hang-up is reported as EV_HUP, even with an empty mask, plus
+ * whichever of EV_READ/EV_WRITE are watched, so the owner's read or write
+ * discovers it; the owner must then close the fd or ev_io_del it.
+ * Level-triggered: the callback is called again on the next iteration
+ * while the condition holds. */
 typedef void (*ev_io_fn)(struct ev_loop *loop, int fd, int events,
     void *arg);
 typedef void (*ev_timer_fn)(struct ev_loop *loop, void *arg);
