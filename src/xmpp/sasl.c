@@ -931,6 +931,7 @@ int
 sasl_ctx_fail(struct sasl_ctx *ctx, const char *condition)
 {
 	ctx->condition = condition;
+	ctx->phase = PHASE_FAILURE;
 	return SASL_FAILURE;
 }
 
