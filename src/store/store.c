@@ -136,13 +136,10 @@ store_run_batch(struct store *st, struct store_op *batch)
 	if (store_exec_sql(st, "COMMIT") != L_OK) {
 		(void)store_exec_sql(st, "ROLLBACK");
 		atomic_fetch_add(&st->n_failed_commits, 1);
-		for (op = batch; op != NULL; op = op->next) {
-			if (store_op_is_write(op->kind) && op->rc == L_OK) {
+		/* Each failed write is logged once, when it completes. */
+		for (op = batch; op != NULL; op = op->next)
+			if (store_op_is_write(op->kind) && op->rc == L_OK)
 				op->rc = L_ERR_IO;
-				log_warnx("store: %s lost: commit failed",
-				    store_op_name(op->kind));
-			}
-		}
 	}
 done:
 	atomic_fetch_add(&st->n_transactions, 1);

@@ -891,6 +891,67 @@ test_callback_chain(void **state)
 	assert_int_equal(c.rc, L_OK);
 }
 
+/*
+ * Fault injection: a trigger added behind the store's back makes the
+ * COMMIT of any batch holding the message "<boom/>" fail (a deferred
+ * foreign key violation is only checked at COMMIT).  Every write of that
+ * batch must report L_ERR_IO, and a message is on disk exactly when its
+ * push was acknowledged with 0.
+ */
+static void
+test_commit_failure(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_offline	*l;
+	struct store_stats	 stats;
+	sqlite3			*db;
+	struct rec		 recs[6];
+	const char		*xml[6] = { "<a/>", "<b/>", "<boom/>", "<c/>",
+				    "<d/>", "<e/>" };
+	int			 i, j, found, ok = 0;
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	    "CREATE TABLE inject (x INTEGER REFERENCES nowhere_parent(id)"
+	    "  DEFERRABLE INITIALLY DEFERRED);"
+	    "CREATE TABLE nowhere_parent (id INTEGER PRIMARY KEY);"
+	    "CREATE TRIGGER inject_boom AFTER INSERT ON offline"
+	    "  WHEN NEW.xml = CAST('<boom/>' AS BLOB)"
+	    "  BEGIN INSERT INTO inject VALUES (42); END;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	memset(recs, 0, sizeof(recs));
+	for (i = 0; i < 6; i++)
+		assert_int_equal(store_offline_push(fx->st, "juliet@example.org",
+		    xml[i], strlen(xml[i]), i, "a@b", rec_done, &recs[i]),
+		    L_OK);
+	for (i = 0; i < 6; i++)
+		wait_count(fx->st, &recs[i].called, 1);
+	assert_int_equal(recs[2].rc, L_ERR_IO);
+	store_get_stats(fx->st, &stats);
+	assert_true(stats.failed_commits >= 1);
+
+	l = offline_load(fx, "juliet@example.org");
+	for (i = 0; i < 6; i++) {
+		assert_true(recs[i].rc == L_OK || recs[i].rc == L_ERR_IO);
+		found = 0;
+		for (j = 0; j < (int)l->n; j++)
+			if (strcmp(l->msgs[j].xml, xml[i]) == 0)
+				found = 1;
+		assert_int_equal(found, recs[i].rc == L_OK);
+		ok += recs[i].rc == L_OK;
+	}
+	assert_int_equal((int)l->n, ok);
+	store_offline_free(l);
+	if (fx->flags & STORE_SYNC)
+		assert_int_equal(ok, 5);	/* one op per transaction */
+
+	/* The store keeps working after a failed commit. */
+	assert_int_equal(offline_push(fx, "juliet@example.org", "<f/>", 9),
+	    L_OK);
+}
+
 /* ---- Two handles on one file ---------------------------------------- */
 
 struct holder {
@@ -1085,6 +1146,7 @@ main(void)
 		BOTH(test_offline_durable_batched),
 		BOTH(test_callback_chain),
 		BOTH(test_schema),
+		BOTH(test_commit_failure),
 		cmocka_unit_test_setup_teardown(test_close_drains,
 		    setup_async, teardown),
 		cmocka_unit_test_setup_teardown(test_two_handles,
