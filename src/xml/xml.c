@@ -439,6 +439,8 @@ xml_serialize(const struct xml_node *el, const char *parent_ns,
     struct buf *out)
 {
 	const struct xml_node *c;
+	const char *scope;
+	bool xmlprefix;
 	int rc;
 
 	if (parent_ns == NULL)
@@ -446,10 +448,15 @@ xml_serialize(const struct xml_node *el, const char *parent_ns,
 	if (el->type == XML_NODE_TEXT)
 		return xml_escape(out, el->text, el->text_len);
 
-	if ((rc = buf_append(out, "<", 1)) != L_OK ||
+	/* The XML namespace cannot be declared as a default, only used
+	 * through its predeclared prefix; the default stays parent_ns. */
+	xmlprefix = strcmp(el->ns, XMLNS_XML) == 0;
+	scope = xmlprefix ? parent_ns : el->ns;
+	if ((rc = buf_append(out, xmlprefix ? "<xml:" : "<",
+	    xmlprefix ? 5 : 1)) != L_OK ||
 	    (rc = buf_append_str(out, el->name)) != L_OK)
 		return rc;
-	if (strcmp(el->ns, parent_ns) != 0) {
+	if (!xmlprefix && strcmp(el->ns, parent_ns) != 0) {
 		if ((rc = buf_append(out, " xmlns='", 8)) != L_OK ||
 		    (rc = xml_escape_attr(out, el->ns, strlen(el->ns))) != L_OK ||
 		    (rc = buf_append(out, "'", 1)) != L_OK)
@@ -462,9 +469,10 @@ xml_serialize(const struct xml_node *el, const char *parent_ns,
 	if ((rc = buf_append(out, ">", 1)) != L_OK)
 		return rc;
 	for (c = el->first; c != NULL; c = c->next)
-		if ((rc = xml_serialize(c, el->ns, out)) != L_OK)
+		if ((rc = xml_serialize(c, scope, out)) != L_OK)
 			return rc;
-	if ((rc = buf_append(out, "</", 2)) != L_OK ||
+	if ((rc = buf_append(out, xmlprefix ? "</xml:" : "</",
+	    xmlprefix ? 6 : 2)) != L_OK ||
 	    (rc = buf_append_str(out, el->name)) != L_OK ||
 	    (rc = buf_append(out, ">", 1)) != L_OK)
 		return rc;

@@ -216,6 +216,9 @@ test_roundtrip_prefixed(void **state)
 		"xml:lang='fr'><b xmlns='urn:p'><q:c/></b><d xmlns=''/>"
 		"<![CDATA[<raw> & ]]></p:a>",
 		"<r>caf\xc3\xa9 \xf0\x9f\x98\x80 &#x1F600; &#233;</r>",
+		/* The xml: prefix cannot become a default namespace. */
+		"<a xmlns='urn:a'><xml:x xml:lang='en'><b/></xml:x></a>",
+		"<a xmlns='urn:sp' xmlns:sp='urn:sp' sp:x='1' sp:y='2' x='3'/>",
 	};
 
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
