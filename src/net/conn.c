@@ -693,6 +693,20 @@ conn_idle_fire(struct ev_loop *loop, void *arg)
 	    conn_idle_fire, c);
 }
 
+int
+conn_set_sockbuf(struct conn *c, int sndbuf, int rcvbuf)
+{
+	if (c->dead)
+		return L_ERR_CLOSED;
+	if (sndbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf)) == -1)
+		return L_ERR_IO;
+	if (rcvbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+	    sizeof(rcvbuf)) == -1)
+		return L_ERR_IO;
+	return L_OK;
+}
+
 void
 conn_set_timeout(struct conn *c, uint64_t ms)
 {

@@ -176,6 +176,11 @@ size_t conn_pending_out(const struct conn *c);
  * connections, for fairness (default 64 KiB, 0 = default). */
 void conn_set_limits(struct conn *c, size_t max_pending_out,
     size_t read_budget);
+/* Sets the socket's kernel buffers (SO_SNDBUF / SO_RCVBUF; 0 leaves one
+ * as it is).  Small buffers keep many idle sessions cheap and make the
+ * output budget bite sooner; fixing a size disables kernel autotuning.
+ * Returns 0 or L_ERR_IO. */
+int conn_set_sockbuf(struct conn *c, int sndbuf, int rcvbuf);
 /* Idle timeout: the connection ends with CONN_R_TIMEOUT when no byte was
  * received for `ms` milliseconds (re-armed by every read; also bounds a
  * TLS handshake, whose bytes count as input).  0 disables. */
