@@ -17,6 +17,12 @@
 #include "store/store_int.h"
 
 #define STORE_BUSY_TIMEOUT_MS	10000
+/*
+ * Most operations in one transaction: bounds how long one batch holds the
+ * write lock (liaisonctl waits behind it) and the latency of the first
+ * completion when a large backlog builds up.
+ */
+#define STORE_BATCH_MAX		1024
 
 static void	*store_thread_main(void *);
 
@@ -180,8 +186,9 @@ store_op_submit(struct store *st, struct store_op *op)
 }
 
 /*
- * The storage thread: waits for operations, runs each batch, posts the
- * batch to the done list and bumps the eventfd.  Exits once closing is set
+ * The storage thread: waits for operations, takes up to STORE_BATCH_MAX
+ * of them, runs them as one batch, posts the batch to the done list and
+ * bumps the eventfd.  Exits once closing is set
  * and the queue is empty, so store_close() drains every queued write.
  */
 static void *
@@ -190,14 +197,22 @@ store_thread_main(void *vst)
 	struct store	*st = vst;
 	struct store_op	*batch, *last;
 	uint64_t	 one = 1;
+	size_t		 n;
 
 	for (;;) {
 		pthread_mutex_lock(&st->mu);
 		while (st->q_head == NULL && !st->closing)
 			pthread_cond_wait(&st->cv, &st->mu);
-		batch = st->q_head;
-		last = st->q_tail;
-		st->q_head = st->q_tail = NULL;
+		batch = last = st->q_head;
+		for (n = 1; batch != NULL && n < STORE_BATCH_MAX &&
+		    last->next != NULL; n++)
+			last = last->next;
+		if (batch != NULL) {
+			st->q_head = last->next;
+			if (st->q_head == NULL)
+				st->q_tail = NULL;
+			last->next = NULL;
+		}
 		pthread_mutex_unlock(&st->mu);
 		if (batch == NULL)
 			break;		/* closing and drained */

@@ -845,6 +845,40 @@ test_close_drains(void **state)
 	fx->flags = STORE_SYNC;
 }
 
+/*
+ * A large backlog is split into bounded transactions and every operation
+ * completes.  Writes may pass a NULL callback; the last one has one, and
+ * completions come in order, so when it runs all the others have run.
+ */
+static void
+test_batch_bound(void **state)
+{
+	struct fx		*fx = *state;
+	struct store_stats	 stats;
+	struct rec		 r = { 0 };
+	int			 i, n = 2500;
+	char			 key[32];
+
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(store_kv_put(fx->st, key, "v", 1, NULL, NULL),
+		    L_OK);
+	}
+	assert_int_equal(store_kv_put(fx->st, "last", "v", 1, rec_done, &r),
+	    L_OK);
+	wait_count(fx->st, &r.called, 1);
+	assert_int_equal(r.rc, L_OK);
+	store_get_stats(fx->st, &stats);
+	assert_int_equal(stats.ops, (uint64_t)n + 1);
+	assert_true(stats.max_batch <= 1024);
+	assert_true(stats.transactions >= 3);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(do_done(fx, store_kv_get(fx->st, "k2499", rec_blob,
+	    &r), &r), L_OK);
+	assert_int_equal(r.len, 1);
+	free(r.p);
+}
+
 /* A callback may queue the next operation (login: roster, then offline). */
 struct chain {
 	struct store	*st;
@@ -1148,6 +1182,8 @@ main(void)
 		BOTH(test_schema),
 		BOTH(test_commit_failure),
 		cmocka_unit_test_setup_teardown(test_close_drains,
+		    setup_async, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bound,
 		    setup_async, teardown),
 		cmocka_unit_test_setup_teardown(test_two_handles,
 		    setup_async, teardown),
