@@ -135,9 +135,10 @@ struct store_strlist {
 void		 store_strlist_free(struct store_strlist *list);
 
 /*
- * Creates `jid` with `ncreds` credentials (at most one per mech; ncreds may
- * be 0 for an account that cannot log in with a password).  rc:
- * L_ERR_EXISTS if the user is already there.
+ * Creates `jid` with `ncreds` credentials (at most one per mech, at most
+ * 16; ncreds may be 0 for an account that cannot log in with a password;
+ * salt_len, key_len and iterations must be non-zero).  rc: L_ERR_EXISTS if
+ * the user is already there.
  */
 int	store_user_create(struct store *st, const char *jid,
 	    const struct store_cred *creds, size_t ncreds,
