@@ -1,0 +1,43 @@
+/*
+ * Equivalence mapping between policies (SPIF equivalentPolicies,
+ * equivalentClassification, equivalentSecCategoryTag) and the dominant
+ * label of a set (ADatP-4774.1 §4.4).  Mapping never changes the
+ * originator label: it builds an alternativeConfidentialityLabel
+ * (NOTES §1.7).
+ */
+#ifndef LIAISON_LABEL_EQUIV_H
+#define LIAISON_LABEL_EQUIV_H
+
+#include "label/acdf.h"
+#include "label/label.h"
+#include "label/spif.h"
+
+/*
+ * Maps l (valid in its policy) to the policy `to`: classification and
+ * each value through the "encrypt" equivalences of l's SPIF or the
+ * "decrypt" ones of `to`; categories the equivalence requires are added.
+ * A restrictive value without an equivalent, or a permissive tag set
+ * none of whose values maps, makes the mapping fail (dropping either
+ * would widen access); informative values without one are dropped.  The
+ * result must be valid in `to`.  Returns 0 and a new alternative label
+ * in *out, or L_ERR_NOTFOUND / L_ERR_INVAL with why filled.
+ */
+int equiv_map(const struct spif_set *set, const struct label *l,
+    const struct spif *to, struct label **out, struct acdf_reason *why);
+
+/* Adds an alternative label in `to` to g unless g already has one. */
+int equiv_add_alternative(const struct spif_set *set, struct label_group *g,
+    const struct spif *to, struct acdf_reason *why);
+
+/*
+ * The dominant label of ls[0..n-1] in policy gov (labels in other
+ * policies are mapped first): highest classification, union of
+ * restrictive and informative values, intersection of each permissive
+ * tag set (omitted when empty or absent from a label).  The result must
+ * be valid; otherwise L_ERR_INVAL with why (a policy decision is needed).
+ */
+int label_dominant(const struct spif_set *set, const struct label *const *ls,
+    size_t n, const struct spif *gov, struct label **out,
+    struct acdf_reason *why);
+
+#endif
