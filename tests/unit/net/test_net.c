@@ -863,6 +863,95 @@ test_addr_errors(void **state)
 	ev_loop_free(loop);
 }
 
+/* Output queued in the before-sleep hook reaches the peer in the same
+ * iteration, before the loop sleeps. */
+struct hookstate {
+	struct pair *p;
+	int calls;
+	int wrote;
+};
+
+static void
+hook(struct ev_loop *loop, void *arg)
+{
+	struct hookstate *h = arg;
+
+	h->calls++;
+	if (h->p->srv.c != NULL && !h->wrote) {
+		assert_int_equal(conn_write(h->p->srv.c, "queued", 6), L_OK);
+		h->wrote = 1;
+	}
+}
+
+static void
+test_before_sleep(void **state)
+{
+	struct pair p;
+	struct hookstate h = { &p, 0, 0 };
+	struct listener *l;
+	char addr[64];
+	uint64_t end;
+
+	memset(&p, 0, sizeof(p));
+	assert_non_null(p.loop = ev_loop_new());
+	ev_set_before_sleep(p.loop, hook, &h);
+	assert_non_null(l = listener_new(p.loop, "127.0.0.1:0", false, NULL,
+	    on_accept, &p));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", listener_port(l));
+	assert_non_null(p.cli.c = conn_connect(p.loop, addr, NULL, &cli_cbs,
+	    &p));
+	assert_true(run_until(p.loop, &p.accepted, 2000));
+	end = time_mono_ms() + 2000;
+	while (p.cli.in_len < 6 && time_mono_ms() < end)
+		ev_run_once(p.loop, 10);
+	assert_true(h.wrote);
+	assert_string_equal(p.cli.in, "queued");
+	assert_true(h.calls >= 2);
+	pair_cleanup(&p);
+}
+
+/* A client certificate signed by the server's CA is seen and verified
+ * (what SASL EXTERNAL relies on); without one, none is reported. */
+static void
+test_client_cert(void **state)
+{
+	struct pair p;
+	struct listener *l;
+	char cert[128], key[128], ca[128], addr[64], err[256];
+
+	memset(&p, 0, sizeof(p));
+	snprintf(cert, sizeof(cert), "%s/server.pem", certdir);
+	snprintf(key, sizeof(key), "%s/server.key", certdir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", certdir);
+	assert_non_null(p.loop = ev_loop_new());
+	assert_non_null(p.sctx = tls_server_ctx_new(cert, key, ca, err,
+	    sizeof(err)));
+	assert_non_null(p.cctx = make_client_ctx());
+	/* The dev server certificate allows clientAuth: reuse it. */
+	assert_int_equal(SSL_CTX_use_certificate_file(p.cctx, cert,
+	    SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(p.cctx, key,
+	    SSL_FILETYPE_PEM), 1);
+	assert_non_null(l = listener_new(p.loop, "127.0.0.1:0", true, p.sctx,
+	    on_accept, &p));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", listener_port(l));
+	assert_non_null(p.cli.c = conn_connect(p.loop, addr, NULL, &cli_cbs,
+	    &p));
+	assert_int_equal(conn_starttls_client(p.cli.c, p.cctx,
+	    "example.test"), L_OK);
+	assert_int_equal(conn_write(p.cli.c, "x", 1), L_OK);
+	assert_true(run_until(p.loop, &p.srv.tls, 3000));
+	assert_non_null(conn_peer_cert(p.srv.c));
+	assert_true(conn_peer_cert_verified(p.srv.c));
+	assert_non_null(conn_ssl(p.srv.c));
+
+	/* A bad key file is reported with a message. */
+	SSL_CTX *bad = tls_server_ctx_new(cert, ca, NULL, err, sizeof(err));
+	assert_null(bad);
+	assert_true(strstr(err, "key") != NULL);
+	pair_cleanup(&p);
+}
+
 int
 main(void)
 {
@@ -880,6 +969,8 @@ main(void)
 		cmocka_unit_test(test_listener_rate),
 		cmocka_unit_test(test_dev_certs),
 		cmocka_unit_test(test_addr_errors),
+		cmocka_unit_test(test_before_sleep),
+		cmocka_unit_test(test_client_cert),
 	};
 
 	log_set_level(LOG_LVL_ERROR);
