@@ -256,10 +256,8 @@ parse_catgroup(const struct xml_node *el, struct spif_catgroup *g, char *err,
 	lacv = xml_attr(el, "lacv");
 	if (lacv != NULL && (g->lacv = lacv_norm(lacv)) == NULL)
 		return L_ERR_NOMEM;
-	if (lacv == NULL && !attr_true(el, "all")) {
-		lerr(err, errlen, "%s: needs lacv or all=\"true\"", el->name);
-		return L_ERR_INVAL;
-	}
+	/* Without lacv (all="true", or neither, as in the public TLP
+	 * example) the group stands for the whole tag set. */
 	return 0;
 }
 
