@@ -103,11 +103,13 @@ const char *sasl_rc_condition(int rc);
  *                   (the prepared localpart) for hash sasl_creds_hash(ctx)
  *                   (SCRAM_SHA1, SCRAM_SHA256, or 0: any one the user
  *                   has) asynchronously; then call sasl_set_creds(ctx,
- *                   &creds), or sasl_set_creds(ctx, NULL) when there is
- *                   no such user (or a store failure: pass NULL and the
- *                   exchange ends with temporary-auth-failure if you call
- *                   sasl_set_store_error first), and then sasl_step(ctx,
+ *                   &creds), sasl_set_creds(ctx, NULL) when there is no
+ *                   such user, or sasl_set_store_error(ctx) when the
+ *                   look-up failed (the exchange then ends with
+ *                   temporary-auth-failure), and then sasl_step(ctx,
  *                   NULL, 0, out) again.  Nothing is sent meanwhile.
+ *                   Resuming without one of these calls, or with data,
+ *                   fails with temporary-auth-failure.
  *   SASL_SUCCESS    send <success/> with b64(out) as text if out.len > 0
  *                   (SCRAM server-final "v=...").  sasl_username(ctx) is
  *                   the authenticated localpart.

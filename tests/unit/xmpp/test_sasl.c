@@ -328,7 +328,7 @@ test_scram_malformed(void **state)
 		"n,,n=user", "n,,n=user,r=", "n,,n=user,x=abc",
 		"m=ext,n,,n=user,r=abc", "n,,m=ext,n=user,r=abc",
 		"n,b=x,n=user,r=abc", "n,,n=us=3Xer,r=abc",
-		"n,,n=user,r=a\x01" "b",
+		"n,,n=user,r=a\001b",
 	};
 	const char *cond;
 
