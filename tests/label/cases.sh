@@ -1,0 +1,196 @@
+#!/bin/sh
+# Our own label cases, through `liaisonctl label`: each validity rule of
+# NOTES §3.2, each decision rule of §3.3, dominance, mapping both ways
+# between the demonstration policies, markings in two languages, and
+# exit 2 for malformed input.  Usage: cases.sh LIAISONCTL SRCDIR [DATADIR]
+set -u
+CTL=$1
+SRC=$2
+DATA=${3:-}
+NATO=$SRC/policies/demo-nato.xml
+ZO=$SRC/policies/demo-zoria.xml
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+# lbl FILE POLICY CLASS [TYPE:TAG:V1,V2]... writes a 4774 label with
+# CreationDateTime and ReviewDateTime.
+lbl() {
+	f=$1 pol=$2 cls=$3
+	shift 3
+	{
+		echo '<originatorConfidentialityLabel xmlns="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0" ReviewDateTime="2031-01-01T00:00:00Z">'
+		echo "<ConfidentialityInformation><PolicyIdentifier>$pol</PolicyIdentifier><Classification>$cls</Classification>"
+		for c in "$@"; do
+			ty=${c%%:*} rest=${c#*:}
+			tag=${rest%%:*} vals=${rest#*:}
+			printf '<Category Type="%s" TagName="%s">' "$ty" "$tag"
+			echo "$vals" | tr ',' '\n' | while read -r v; do
+				printf '<GenericValue>%s</GenericValue>' "$v"
+			done
+			echo '</Category>'
+		done
+		echo '</ConfidentialityInformation><CreationDateTime>2026-01-15T10:30:00Z</CreationDateTime></originatorConfidentialityLabel>'
+	} >"$T/$f"
+}
+
+# clr FILE POLICY CLASSES(comma) [TYPE:TAG:V1,V2]...
+clr() {
+	f=$1 pol=$2 cls=$3
+	shift 3
+	{
+		echo '<sclr:ConfidentialityClearance xmlns:sclr="urn:nato:stanag:4774:confidentialityclearance:1:0" xmlns="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0">'
+		echo "<PolicyIdentifier>$pol</PolicyIdentifier><sclr:ClassificationList>"
+		echo "$cls" | tr ',' '\n' | while read -r c; do
+			printf '<Classification>%s</Classification>' "$c"
+		done
+		echo '</sclr:ClassificationList>'
+		for c in "$@"; do
+			ty=${c%%:*} rest=${c#*:}
+			tag=${rest%%:*} vals=${rest#*:}
+			printf '<Category Type="%s" TagName="%s">' "$ty" "$tag"
+			echo "$vals" | tr ',' '\n' | while read -r v; do
+				printf '<GenericValue>%s</GenericValue>' "$v"
+			done
+			echo '</Category>'
+		done
+		echo '</sclr:ConfidentialityClearance>'
+	} >"$T/$f"
+}
+
+# expect NAME RC PATTERN -- liaisonctl args...: the exit code is RC and
+# the output matches the grep -E PATTERN.
+expect() {
+	name=$1 rc=$2 pat=$3
+	shift 4
+	out=$("$CTL" label "$@" 2>&1)
+	got=$?
+	if [ "$got" -eq "$rc" ] && printf '%s\n' "$out" | grep -Eq -- "$pat"; then
+		pass=$((pass + 1))
+		echo "PASS $name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name: exit $got (want $rc), output:"
+		printf '%s\n' "$out" | sed 's/^/    /'
+	fi
+}
+
+P="--spif $NATO $ZO"
+CTX='PERMISSIVE:Context:NATO'
+
+# --- validity, NOTES §3.2 -------------------------------------------------
+lbl ok.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE,FIN' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+expect valid-ok 0 '^VALID$' -- validate $P --label "$T/ok.xml"
+lbl lc.xml demo-nato SECRET "$CTX"
+expect policy-name-case-insensitive 0 '^VALID$' -- validate $P --label "$T/lc.xml"
+lbl r1.xml NOPE SECRET
+expect rule1-unknown-policy 1 '^INVALID: rule 3.2.1' -- validate $P --label "$T/r1.xml"
+sed 's|<PolicyIdentifier>|<PolicyIdentifier URI="urn:oid:1.2.3">|' "$T/ok.xml" >"$T/r1b.xml"
+expect rule1-policy-uri 1 '^INVALID: rule 3.2.1.*URI' -- validate $P --label "$T/r1b.xml"
+lbl r2.xml DEMO-NATO SUPERSECRET
+expect rule2-unknown-class 1 '^INVALID: rule 3.2.2' -- validate $P --label "$T/r2.xml"
+lbl r3a.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Colour:RED'
+expect rule3-unknown-tagset 1 '^INVALID: rule 3.2.3.*Colour' -- validate $P --label "$T/r3a.xml"
+lbl r3b.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Additional Sensitivity:CRYPTO'
+expect rule3-wrong-type 1 '^INVALID: rule 3.2.3.*no PERMISSIVE tag' -- validate $P --label "$T/r3b.xml"
+lbl r3c.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:ATLANTIS'
+expect rule3-unknown-value 1 "^INVALID: rule 3.2.3: 'ATLANTIS'" -- validate $P --label "$T/r3c.xml"
+lbl r3d.xml DEMO-NATO SECRET "$CTX" 'RESTRICTIVE:Additional Sensitivity:BOHEMIA'
+expect rule3-obsolete-value 1 '^INVALID: rule 3.2.3.*obsolete' -- validate $P --label "$T/r3d.xml"
+lbl r4a.xml DEMO-NATO RESTRICTED 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+expect rule4-excluded-class 1 "^INVALID: rule 3.2.4: 'CRYPTO'.*not allowed with RESTRICTED" -- validate $P --label "$T/r4a.xml"
+lbl r4b.xml DEMO-NATO RESTRICTED 'PERMISSIVE:Context:NATO,Releasable'
+expect rule4-required-category 1 '^INVALID: rule 3.2.4.*requires one or more of Releasable To' -- validate $P --label "$T/r4b.xml"
+lbl r4c.xml DEMO-NATO RESTRICTED 'PERMISSIVE:Context:NATO,Releasable' 'PERMISSIVE:Releasable To:SWE' 'INFORMATIVE:Administrative:MEDICAL'
+expect rule4-excluded-category 1 '^INVALID: rule 3.2.4.*excludes Administrative' -- validate $P --label "$T/r4c.xml"
+lbl r4d.xml ZORIA SECRET 'PERMISSIVE:Distribution:NATO' 'RESTRICTIVE:Special Handling:NATIONAL ONLY'
+expect rule4-excluded-category-zoria 1 '^INVALID: rule 3.2.4.*excludes Distribution' -- validate $P --label "$T/r4d.xml"
+lbl r5.xml DEMO-NATO SECRET 'PERMISSIVE:Releasable To:SWE'
+expect rule5-class-required-category 1 '^INVALID: rule 3.2.5.*classification SECRET requires' -- validate $P --label "$T/r5.xml"
+lbl r6.xml DEMO-NATO RESTRICTED 'INFORMATIVE:Administrative:STAFF,MEDICAL'
+expect rule6-single-selection 1 '^INVALID: rule 3.2.6.*single selection' -- validate $P --label "$T/r6.xml"
+sed 's|<CreationDateTime>[^<]*</CreationDateTime>||' "$T/ok.xml" >"$T/r7a.xml"
+expect rule7-no-creation 1 '^INVALID: rule 3.2.7: CreationDateTime' -- validate $P --label "$T/r7a.xml"
+expect rule7-lenient 0 '^VALID$' -- validate $P --label "$T/r7a.xml" --lenient
+sed 's| ReviewDateTime="[^"]*"||' "$T/ok.xml" >"$T/r7b.xml"
+expect rule7-no-review 1 '^INVALID: rule 3.2.7: ReviewDateTime' -- validate $P --label "$T/r7b.xml"
+sed 's|<GenericValue>CRYPTO</GenericValue>|<IntegerValue>1</IntegerValue>|' "$T/ok.xml" >"$T/r7c.xml"
+expect rule7-integer-value 1 '^INVALID: rule 3.2.7: IntegerValue' -- validate $P --label "$T/r7c.xml"
+
+# --- access decision, NOTES §3.3 ------------------------------------------
+clr c-full.xml DEMO-NATO UNCLASSIFIED,RESTRICTED,CONFIDENTIAL,SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE' 'RESTRICTIVE:Additional Sensitivity:CRYPTO,ATOMAL'
+clr c-conf.xml DEMO-NATO UNCLASSIFIED,RESTRICTED,CONFIDENTIAL "$CTX" 'PERMISSIVE:Releasable To:SWE' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+clr c-nocrypto.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE,FIN'
+clr c-xzo.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:XZO' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+clr c-noctx.xml DEMO-NATO SECRET 'PERMISSIVE:Releasable To:SWE' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+expect acdf-grant 0 '^GRANT$' -- check $P --label "$T/ok.xml" --clearance "$T/c-full.xml"
+expect acdf-class-membership 1 '^DENY: rule 3.3.2: classification SECRET' -- check $P --label "$T/ok.xml" --clearance "$T/c-conf.xml"
+expect acdf-restrictive-missing 1 "^DENY: rule 3.3.3: restrictive value 'CRYPTO'" -- check $P --label "$T/ok.xml" --clearance "$T/c-nocrypto.xml"
+lbl two.xml DEMO-NATO SECRET "$CTX" 'RESTRICTIVE:Additional Sensitivity:CRYPTO,ATOMAL'
+expect acdf-restrictive-all-of-deny 1 "^DENY: rule 3.3.3: restrictive value 'ATOMAL'" -- check $P --label "$T/two.xml" --clearance "$T/c-xzo.xml"
+expect acdf-restrictive-all-of-grant 0 '^GRANT$' -- check $P --label "$T/two.xml" --clearance "$T/c-full.xml"
+expect acdf-permissive-per-tagset 1 "^DENY: rule 3.3.4: no permissive value of 'Releasable To'" -- check $P --label "$T/ok.xml" --clearance "$T/c-xzo.xml"
+expect acdf-permissive-other-tagset 1 "^DENY: rule 3.3.4: no permissive value of 'Context'" -- check $P --label "$T/ok.xml" --clearance "$T/c-noctx.xml"
+lbl info.xml DEMO-NATO SECRET "$CTX" 'INFORMATIVE:Administrative:STAFF'
+expect acdf-informative-ignored 0 '^GRANT$' -- check $P --label "$T/info.xml" --clearance "$T/c-nocrypto.xml"
+expect acdf-invalid-label 1 '^DENY: rule 3.2.4' -- check $P --label "$T/r4a.xml" --clearance "$T/c-full.xml"
+lbl zo.xml ZORIA SECRET 'PERMISSIVE:Distribution:ZORIA,NATO' 'RESTRICTIVE:Special Handling:CIPHER'
+expect acdf-via-equivalence 0 '^GRANT$' -- check $P --label "$T/zo.xml" --clearance "$T/c-xzo.xml"
+expect acdf-via-equivalence-deny 1 "^DENY: rule 3.3.4: no permissive value of 'Releasable To'" -- check $P --label "$T/zo.xml" --clearance "$T/c-full.xml"
+lbl zo-nat.xml ZORIA SECRET 'PERMISSIVE:Distribution:ZORIA' 'RESTRICTIVE:Special Handling:NATIONAL ONLY'
+expect acdf-no-equivalent 1 '^DENY: rule 3.3.1: no label in policy DEMO-NATO.*NATIONAL ONLY' -- check $P --label "$T/zo-nat.xml" --clearance "$T/c-full.xml"
+
+# --- markings -------------------------------------------------------------
+expect mark-demo-nato 0 '^DEMO-NATO SECRET CRYPTO Releasable to Finland, Sweden$' -- mark $P --label "$T/ok.xml"
+lbl ts.xml DEMO-NATO "TOP SECRET" "$CTX"
+expect mark-replace-policy 0 '^COSMIC TOP SECRET$' -- mark $P --label "$T/ts.xml"
+expect mark-zoria-en 0 '^ZORIA SECRET Distribution: ZORIA, NATO CIPHER$' -- mark $P --label "$T/zo.xml"
+expect mark-zoria-uk 0 '^ЗОРІЯ ТАЄМНО Розповсюдження: ЗОРІЯ, НАТО ШИФР$' -- mark $P --label "$T/zo.xml" --lang uk
+expect mark-json 0 '^\{"marking":"DEMO-NATO SECRET CRYPTO Releasable to Finland, Sweden","fgcolor":"white","bgcolor":"red","policy":"DEMO-NATO"\}$' -- mark $P --label "$T/ok.xml" --json
+
+# --- mapping both ways, §1.7 ----------------------------------------------
+lbl n2z.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:XZO,NATO' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+expect map-nato-to-zoria 0 '<alternativeConfidentialityLabel.*<PolicyIdentifier URI=.urn:oid:2.25.314159265358979323846264338327950288.>ZORIA</PolicyIdentifier><Classification>TOP SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
+expect map-keeps-originator 0 '<originatorConfidentialityLabel[^>]*><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
+"$CTL" label map $P --label "$T/n2z.xml" --to ZORIA >"$T/n2z-bdo.xml"
+expect map-result-marks-uk 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" --label "$T/n2z-bdo.xml" --lang uk
+expect map-zoria-to-nato 0 '<Classification>SECRET</Classification><Category Type=.RESTRICTIVE. TagName=.Additional Sensitivity.[^>]*><GenericValue>CRYPTO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Releasable To.[^>]*><GenericValue>XZO</GenericValue><GenericValue>NATO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Context.[^>]*><GenericValue>NATO</GenericValue>' -- map $P --label "$T/zo.xml" --to DEMO-NATO
+expect map-no-equivalent 1 "^UNMAPPED: restrictive value 'NATIONAL ONLY'" -- map $P --label "$T/zo-nat.xml" --to DEMO-NATO
+lbl n-atomal.xml DEMO-NATO SECRET "$CTX" 'RESTRICTIVE:Additional Sensitivity:ATOMAL'
+expect map-restrictive-unmapped 1 "^UNMAPPED: restrictive value 'ATOMAL'" -- map $P --label "$T/n-atomal.xml" --to ZORIA
+lbl n-swe.xml DEMO-NATO CONFIDENTIAL 'PERMISSIVE:Releasable To:SWE'
+expect map-permissive-none-maps 1 "^UNMAPPED: no permissive value of 'Releasable To'" -- map $P --label "$T/n-swe.xml" --to ZORIA
+
+# --- dominance ------------------------------------------------------------
+lbl d1.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE,FIN' 'RESTRICTIVE:Additional Sensitivity:CRYPTO'
+lbl d2.xml DEMO-NATO CONFIDENTIAL "$CTX" 'PERMISSIVE:Releasable To:SWE,XZO' 'INFORMATIVE:Administrative:STAFF'
+lbl d3.xml DEMO-NATO RESTRICTED 'RESTRICTIVE:Additional Sensitivity:ATOMAL'
+expect dominant-class-and-intersection 0 '<Classification>SECRET</Classification><Category Type=.RESTRICTIVE. TagName=.Additional Sensitivity.[^>]*><GenericValue>CRYPTO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Releasable To.[^>]*><GenericValue>SWE</GenericValue></Category><Category Type=.INFORMATIVE. TagName=.Administrative.[^>]*><GenericValue>STAFF</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Context.[^>]*><GenericValue>NATO</GenericValue></Category>' -- dominant $P --label "$T/d1.xml" "$T/d2.xml"
+expect dominant-permissive-absent-dropped 1 '^INVALID: dominant label is not valid.*rule 3.2.5' -- dominant $P --label "$T/d1.xml" "$T/d3.xml"
+expect dominant-across-policies 0 '<PolicyIdentifier[^>]*>DEMO-NATO</PolicyIdentifier><Classification>SECRET</Classification><Category Type=.RESTRICTIVE. TagName=.Additional Sensitivity.[^>]*><GenericValue>CRYPTO</GenericValue></Category>' -- dominant $P --label "$T/ok.xml" "$T/zo.xml"
+
+# --- malformed input: exit 2, one line naming the file and position ------
+printf '<originatorConfidentialityLabel xmlns="urn:nato:stanag:4774:confidentialitymetadatalabel:1:0">\n<oops>' >"$T/bad.xml"
+expect malformed-xml 2 "^$T/bad.xml: line [0-9]+, column [0-9]+: " -- validate $P --label "$T/bad.xml"
+sed 's|TagName="Context"||' "$T/ok.xml" >"$T/bad2.xml"
+expect malformed-category 2 "^$T/bad2.xml: Category: missing attribute TagName$" -- validate $P --label "$T/bad2.xml"
+printf '<SPIF xmlns="http://www.xmlspif.org/spif"><securityPolicyId name="X" id="1.2"/></SPIF>' >"$T/bad-spif.xml"
+expect malformed-spif 2 "^$T/bad-spif.xml: SPIF: missing securityClassifications$" -- validate --spif "$T/bad-spif.xml" --label "$T/ok.xml"
+expect malformed-clearance 2 "^$T/ok.xml: element .* is not a STANAG 4774 clearance$" -- check $P --label "$T/ok.xml" --clearance "$T/ok.xml"
+expect duplicate-policy 2 'loaded twice' -- validate --spif "$NATO" "$NATO" --label "$T/ok.xml"
+
+# --- the public NATO SPIF: case-insensitive values, BindingInformation ---
+NSPIF=$DATA/spif/spiffing-NATO-policy-v79-schema2.1.xml
+if [ -n "$DATA" ] && [ -r "$NSPIF" ]; then
+	lbl nl.xml nato secret 'PERMISSIVE:context:nato'
+	expect nato-case-insensitive 0 '^VALID$' -- validate --spif "$NSPIF" --label "$T/nl.xml"
+	expect nato-case-insensitive-mark 0 '^NATO SECRET$' -- mark --spif "$NSPIF" --label "$T/nl.xml"
+	"$CTL" label map $P --label "$T/n2z.xml" --to ZORIA >"$T/bdo.xml"
+	expect bdo-validate 0 '^VALID$' -- validate $P --label "$T/bdo.xml"
+	lbl zcase.xml ZORIA secret 'PERMISSIVE:Distribution:ZORIA'
+	expect non-nato-case-sensitive 1 "^INVALID: rule 3.2.2: classification 'secret'" -- validate $P --label "$T/zcase.xml"
+fi
+
+echo "label cases: $pass pass, $fail fail"
+[ "$fail" -eq 0 ]
