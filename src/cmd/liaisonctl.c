@@ -13,6 +13,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: liaisonctl [--data DIR] COMMAND ...\n"
+	    "  user add|del|passwd|list ...                 accounts\n"
 	    "  label validate|check|mark|map|dominant ...   label engine\n");
 }
 
@@ -42,6 +43,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (strcmp(argv[i], "user") == 0)
+		return ctl_user_main(&opts, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "label") == 0)
 		return ctl_label_main(&opts, argc - i - 1, argv + i + 1);
 	usage(stderr);
