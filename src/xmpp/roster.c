@@ -14,6 +14,7 @@
 #include "base/errors.h"
 #include "base/log.h"
 #include "store/store.h"
+#include "xmpp/subscription.h"
 
 struct roster {
 	struct store_roster *r;
@@ -381,99 +382,78 @@ sub_req_free(void *arg)
 static void route_subscription(struct server *srv, const char *from_bare,
     const char *to_bare, const char *type);
 
+/* Applies the state machine's result to the user's item for contact. */
+static struct store_roster_item *
+sub_apply(struct user *u, const char *contact, const struct sub_item *si,
+    struct store_roster_item *it)
+{
+	if (it == NULL && si->exists && (it = roster_add(u, contact)) == NULL)
+		return NULL;
+	if (it != NULL) {
+		it->sub = si->sub;
+		it->ask = si->ask;
+		it->pending_in = si->pending_in;
+	}
+	return it;
+}
+
+static void
+sub_read(const struct store_roster_item *it, struct sub_item *si)
+{
+	si->exists = it != NULL;
+	si->sub = it ? it->sub : STORE_SUB_NONE;
+	si->ask = it ? it->ask : false;
+	si->pending_in = it ? it->pending_in : false;
+}
+
+/* Stores (and pushes, or removes) per the actions. */
+static void
+sub_store(struct server *srv, struct user *u, const char *contact,
+    struct store_roster_item *it, unsigned act)
+{
+	if (act & SUBA_REMOVE) {
+		bool visible = it != NULL && (it->name != NULL ||
+		    it->ngroups > 0);
+
+		if (!visible) {
+			roster_remove(u, contact);
+			store_roster_delete(srv->store, u->bare, contact, NULL,
+			    NULL);
+			return;
+		}
+		act |= SUBA_CHANGED;
+	}
+	if (act & SUBA_CHANGED)
+		roster_commit(srv, u, contact);
+	else if ((act & SUBA_STORE) && it != NULL)
+		store_roster_put(srv->store, u->bare, it, NULL, NULL);
+}
+
+/* A subscription presence from sr->from (a local bare JID) reaches the
+ * user u, whose roster is loaded. */
 static void
 inbound_subscription(struct server *srv, struct user *u, void *arg)
 {
 	struct sub_req *sr = arg;
 	struct store_roster_item *it = roster_find(u, sr->from);
-	struct user *fu = hmap_get(&srv->users, sr->from, strlen(sr->from));
+	struct sub_item si;
+	unsigned act;
 
-	if (strcmp(sr->type, "subscribe") == 0) {
-		if (it != NULL && (it->sub == STORE_SUB_FROM ||
-		    it->sub == STORE_SUB_BOTH)) {
-			/* Already approved: answer for the user (§3.1.3). */
-			route_subscription(srv, u->bare, sr->from,
-			    "subscribed");
-			return;
-		}
-		if (it == NULL && (it = roster_add(u, sr->from)) == NULL)
-			return;
-		if (!it->pending_in) {
-			it->pending_in = true;
-			/* Stored, not pushed: a pending request is not a
-			 * roster item the user sees until approved. */
-			store_roster_put(srv->store, u->bare, it, NULL, NULL);
-		}
-		deliver_presence_to_user(srv, u, sr->from, "subscribe");
+	sub_read(it, &si);
+	act = sub_inbound(&si, sub_type_parse(sr->type));
+	if (act & SUBA_AUTOREPLY) {
+		route_subscription(srv, u->bare, sr->from, "subscribed");
 		return;
 	}
-	if (strcmp(sr->type, "subscribed") == 0) {
-		if (it == NULL || !it->ask)
-			return;	/* unsolicited: ignored (§3.1.6) */
-		it->ask = false;
-		if (it->sub == STORE_SUB_NONE)
-			it->sub = STORE_SUB_TO;
-		else if (it->sub == STORE_SUB_FROM)
-			it->sub = STORE_SUB_BOTH;
-		roster_commit(srv, u, sr->from);
-		deliver_presence_to_user(srv, u, sr->from, "subscribed");
-		if (fu != NULL)
-			send_current_presence(srv, fu, u->bare, false);
+	if ((act & (SUBA_CHANGED | SUBA_STORE | SUBA_REMOVE)) &&
+	    (it = sub_apply(u, sr->from, &si, it)) == NULL &&
+	    !(act & SUBA_REMOVE))
 		return;
-	}
-	if (strcmp(sr->type, "unsubscribe") == 0) {
-		if (it == NULL)
-			return;
-		if (it->pending_in)
-			it->pending_in = false;
-		if (it->sub == STORE_SUB_FROM)
-			it->sub = STORE_SUB_NONE;
-		else if (it->sub == STORE_SUB_BOTH)
-			it->sub = STORE_SUB_TO;
-		else {
-			store_roster_put(srv->store, u->bare, it, NULL, NULL);
-			return;
-		}
-		roster_commit(srv, u, sr->from);
-		deliver_presence_to_user(srv, u, sr->from, "unsubscribe");
-		/* The contact no longer sees the user's presence. */
+	sub_store(srv, u, sr->from, it, act);
+	if (act & SUBA_DELIVER)
+		deliver_presence_to_user(srv, u, sr->from, sr->type);
+	if ((act & SUBA_UNAVAIL))
 		send_current_presence(srv, u, sr->from, true);
-		return;
-	}
-	if (strcmp(sr->type, "unsubscribed") == 0) {
-		if (it == NULL)
-			return;
-		if (it->sub == STORE_SUB_NONE && !it->ask)
-			return;
-		it->ask = false;
-		if (it->sub == STORE_SUB_TO)
-			it->sub = STORE_SUB_NONE;
-		else if (it->sub == STORE_SUB_BOTH)
-			it->sub = STORE_SUB_FROM;
-		roster_commit(srv, u, sr->from);
-		deliver_presence_to_user(srv, u, sr->from, "unsubscribed");
-		if (fu != NULL)
-			for (struct session *s = fu->sessions; s;
-			    s = s->next_res) {
-				struct xml_node *p;
-
-				if (!s->available)
-					continue;
-				p = xml_elem_new(XMLNS_CLIENT, "presence");
-				if (p == NULL)
-					continue;
-				xml_set_attr(p, "type", "unavailable");
-				xml_set_attr(p, "from", s->full);
-				for (struct session *t = u->sessions; t;
-				    t = t->next_res) {
-					xml_set_attr(p, "to", t->full);
-					if (t->available)
-						router_deliver_session(srv,
-						    t, p);
-				}
-				xml_node_free(p);
-			}
-	}
 }
 
 static void
@@ -517,6 +497,8 @@ outbound_subscription(struct server *srv, struct user *u, void *arg)
 	struct store_roster_item *it;
 	struct jid j = { 0 };
 	char contact[JID_FORMAT_MAX + 1];
+	struct sub_item si;
+	unsigned act;
 
 	if (to == NULL || jid_parse(to, &j) != L_OK)
 		return;
@@ -529,54 +511,19 @@ outbound_subscription(struct server *srv, struct user *u, void *arg)
 	}
 	jid_cleanup(&j);
 	it = roster_find(u, contact);
-	if (strcmp(type, "subscribe") == 0) {
-		if (it == NULL && (it = roster_add(u, contact)) == NULL)
-			return;
-		if (it->sub != STORE_SUB_TO && it->sub != STORE_SUB_BOTH &&
-		    !it->ask) {
-			it->ask = true;
-			roster_commit(srv, u, contact);
-		}
-	} else if (strcmp(type, "subscribed") == 0) {
-		if (it == NULL || (!it->pending_in &&
-		    (it->sub == STORE_SUB_FROM || it->sub == STORE_SUB_BOTH)))
-			goto pre_approve;
-		it->pending_in = false;
-		if (it->sub == STORE_SUB_NONE)
-			it->sub = STORE_SUB_FROM;
-		else if (it->sub == STORE_SUB_TO)
-			it->sub = STORE_SUB_BOTH;
-		roster_commit(srv, u, contact);
-		/* The contact now gets our current presence. */
-		route_subscription(srv, u->bare, contact, "subscribed");
-		send_current_presence(srv, u, contact, false);
+	sub_read(it, &si);
+	act = sub_outbound(&si, sub_type_parse(type));
+	if ((act & (SUBA_CHANGED | SUBA_STORE | SUBA_REMOVE)) &&
+	    (it = sub_apply(u, contact, &si, it)) == NULL &&
+	    !(act & SUBA_REMOVE))
 		return;
-	} else if (strcmp(type, "unsubscribe") == 0) {
-		if (it != NULL && (it->ask || it->sub == STORE_SUB_TO ||
-		    it->sub == STORE_SUB_BOTH)) {
-			it->ask = false;
-			if (it->sub == STORE_SUB_TO)
-				it->sub = STORE_SUB_NONE;
-			else if (it->sub == STORE_SUB_BOTH)
-				it->sub = STORE_SUB_FROM;
-			roster_commit(srv, u, contact);
-		}
-	} else if (strcmp(type, "unsubscribed") == 0) {
-		if (it != NULL && (it->pending_in || it->sub == STORE_SUB_FROM
-		    || it->sub == STORE_SUB_BOTH)) {
-			it->pending_in = false;
-			if (it->sub == STORE_SUB_FROM)
-				it->sub = STORE_SUB_NONE;
-			else if (it->sub == STORE_SUB_BOTH)
-				it->sub = STORE_SUB_TO;
-			roster_commit(srv, u, contact);
-		}
-	}
-	route_subscription(srv, u->bare, contact, type);
-	return;
-pre_approve:
-	/* Pre-approval (§3.4) is not offered; nothing to do. */
-	return;
+	sub_store(srv, u, contact, it, act);
+	if (act & SUBA_UNAVAIL)
+		send_current_presence(srv, u, contact, true);
+	if (act & SUBA_ROUTE)
+		route_subscription(srv, u->bare, contact, type);
+	if (act & SUBA_PRESENCE)
+		send_current_presence(srv, u, contact, false);
 }
 
 void
