@@ -1107,21 +1107,38 @@ out:
 	return rc;
 }
 
-/* Writes a batch of entries (and a drop notice) in one write + fsync. */
+/* Appends b to the log and fsyncs it; empties b.  Counts the batch. */
+static int
+batch_flush(struct audit *a, struct buf *b, uint64_t *nsync)
+{
+	if (b->len == 0)
+		return 0;
+	if (write_all(a->log_fd, b->data, b->len) != 0 ||
+	    fdatasync(a->log_fd) != 0)
+		return L_ERR_IO;
+	buf_reset(b);
+	(*nsync)++;
+	return 0;
+}
+
+/*
+ * Writes a batch of entries (and a drop notice first) with one write and
+ * one fsync, except that a checkpoint is made exactly after every
+ * checkpoint_records records, which splits the batch there.  *nwritten
+ * counts the records made durable, *nsync the fsyncs.
+ */
 static int
 batch_write(struct audit *a, struct audit_ent *list, uint64_t drops,
-    uint64_t *nwritten)
+    uint64_t *nwritten, uint64_t *nsync)
 {
 	struct buf		 b;
-	struct audit_ent	*e;
+	struct audit_ent	 d, *e;
+	char			 rule[96];
 	uint64_t		 n = 0;
 	int			 rc = 0;
 
 	buf_init(&b, 0);
 	if (drops > 0) {
-		struct audit_ent	d;
-		char			rule[96];
-
 		memset(&d, 0, sizeof(d));
 		snprintf(rule, sizeof(rule),
 		    "audit queue full: %llu records dropped",
@@ -1130,23 +1147,25 @@ batch_write(struct audit *a, struct audit_ent *list, uint64_t drops,
 		d.rule = rule;
 		d.decision = AUDIT_DENY;
 		d.point = AUDIT_POINT_AUDIT;
-		if ((rc = format_record(a, &b, &d)) != 0)
-			goto out;
-		n++;
+		d.next = list;
+		list = &d;
 	}
 	for (e = list; e != NULL; e = e->next) {
 		if ((rc = format_record(a, &b, e)) != 0)
 			goto out;
 		n++;
+		if (++a->since_ckpt < a->opts.checkpoint_records)
+			continue;
+		if ((rc = batch_flush(a, &b, nsync)) != 0)
+			goto out;
+		*nwritten += n;
+		n = 0;
+		if ((rc = checkpoint_write(a)) != 0)
+			goto out;
 	}
-	if (b.len == 0)
+	if ((rc = batch_flush(a, &b, nsync)) != 0)
 		goto out;
-	if (write_all(a->log_fd, b.data, b.len) != 0 ||
-	    fdatasync(a->log_fd) != 0) {
-		rc = L_ERR_IO;
-		goto out;
-	}
-	*nwritten = n;
+	*nwritten += n;
 out:
 	buf_cleanup(&b);
 	return rc;
@@ -1161,6 +1180,7 @@ audit_thread_main(void *arg)
 	for (;;) {
 		struct audit_ent	*list, *e;
 		uint64_t		 taken, drops, ckpt_gen, written = 0;
+		uint64_t		 nsync = 0;
 		bool			 stop, want_ckpt, failed;
 		int			 rc = 0;
 
@@ -1199,18 +1219,11 @@ audit_thread_main(void *arg)
 		pthread_mutex_unlock(&a->mu);
 
 		if (!failed) {
-			rc = batch_write(a, list, drops, &written);
-			if (rc == 0) {
-				a->since_ckpt += written;
-				if (a->since_ckpt > 0 && (want_ckpt || stop ||
-				    a->since_ckpt >=
-				    a->opts.checkpoint_records ||
-				    time_mono_ms() >= a->last_ckpt_ms +
-				    a->opts.checkpoint_ms))
-					rc = checkpoint_write(a);
-				else if (want_ckpt)
-					rc = checkpoint_write(a);
-			}
+			rc = batch_write(a, list, drops, &written, &nsync);
+			if (rc == 0 && (want_ckpt || (a->since_ckpt > 0 &&
+			    (stop || time_mono_ms() >= a->last_ckpt_ms +
+			    a->opts.checkpoint_ms))))
+				rc = checkpoint_write(a);
 			if (rc != 0)
 				log_errorx("audit: writing %s failed (%s); "
 				    "the audit log is no longer written",
@@ -1229,8 +1242,7 @@ audit_thread_main(void *arg)
 		a->stats.last_seq = a->seq;
 		a->stats.checkpoints = a->ckpt_k;
 		a->stats.failed = a->failed;
-		if (written > 0)
-			a->stats.batches++;
+		a->stats.batches += nsync;
 		a->ckpt_made = ckpt_gen;
 		pthread_cond_broadcast(&a->done);
 		if (stop && a->q_head == NULL && a->drops_pending == 0)

@@ -50,9 +50,9 @@
  *     sig      hex Ed25519 signature of "liaison-audit-v1\n" followed by
  *              the bytes of this line before "\tsig"
  *
- * A checkpoint is written every checkpoint_records records, every
- * checkpoint_ms milliseconds if records arrived since the last one, and at
- * audit_close().  audit.head holds a copy of the last checkpoint line.
+ * A checkpoint is written right after every checkpoint_records-th record
+ * (it splits a batch there), checkpoint_ms milliseconds after the last one
+ * if records arrived since, on audit_checkpoint() and at audit_close().  audit.head holds a copy of the last checkpoint line.
  */
 
 /* Grant recording modes; refusals are always recorded. */
