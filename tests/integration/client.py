@@ -102,7 +102,7 @@ class Client(slixmpp.ClientXMPP):
         for plugin in ("xep_0030", "xep_0199", "xep_0092", "xep_0202",
                        "xep_0203"):
             self.register_plugin(plugin)
-        self.roster.auto_authorize = False
+        self.roster.auto_authorize = None  # None: leave requests to the test
         self.roster.auto_subscribe = False
         self.messages = Inbox()
         self.presences = Inbox()
@@ -155,7 +155,10 @@ class Client(slixmpp.ClientXMPP):
             self._gone.set_result(reason)
 
     # actions
-    async def login(self, presence=True, timeout=STEP):
+    async def login(self, presence=True, roster=True, timeout=STEP):
+        """Connect, authenticate, bind; then, like a real client, fetch the
+        roster (which makes this an "interested resource", RFC 6121 §2.1.6)
+        and send initial presence."""
         loop = asyncio.get_running_loop()
         self._session = loop.create_future()
         self._gone = loop.create_future()
@@ -174,6 +177,8 @@ class Client(slixmpp.ClientXMPP):
             self.cancel_connection_attempt()
             self.abort()
             raise
+        if roster:
+            self.initial_roster = await self.roster_items()
         if presence:
             self.send_presence()
         return self
