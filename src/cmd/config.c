@@ -12,12 +12,14 @@
 
 #include <libconfig.h>
 
-enum setting_type { T_STR, T_INT, T_BOOL };
+enum setting_type { T_STR, T_INT, T_BOOL, T_STRLIST };
 
 struct setting {
 	const char *name;
 	enum setting_type type;
-	size_t offset;		/* into struct server_config; (size_t)-1 = holder */
+	size_t offset;		/* into struct server_config (or label_config
+				 * when lbl); (size_t)-1 = holder */
+	bool lbl;
 	const char *def_str;
 	long long def_int;
 	long long min, max;
@@ -25,51 +27,74 @@ struct setting {
 };
 
 #define OFF(f) offsetof(struct server_config, f)
+#define LOFF(f) offsetof(struct label_config, f)
 #define NONE ((size_t)-1)
 
 static const struct setting settings[] = {
-	{ "domain", T_STR, OFF(domain), "localhost", 0, 0, 0,
+	{ "domain", T_STR, OFF(domain), false, "localhost", 0, 0, 0,
 	  "The XMPP domain this server hosts (the part after @)." },
-	{ "data_dir", T_STR, OFF(data_dir), "liaison-data", 0, 0, 0,
+	{ "data_dir", T_STR, OFF(data_dir), false, "liaison-data", 0, 0, 0,
 	  "Folder for the SQLite store, development certificates and audit log." },
-	{ "listen", T_STR, OFF(listen), "127.0.0.1:5222", 0, 0, 0,
+	{ "listen", T_STR, OFF(listen), false, "127.0.0.1:5222", 0, 0, 0,
 	  "Client connections with STARTTLS (ADDR:PORT, [V6]:PORT; \"\" = off)." },
-	{ "listen_tls", T_STR, OFF(listen_tls), "127.0.0.1:5223", 0, 0, 0,
+	{ "listen_tls", T_STR, OFF(listen_tls), false, "127.0.0.1:5223", 0, 0, 0,
 	  "Client connections with direct TLS, XEP-0368 (\"\" = off)." },
-	{ "tls_cert", T_STR, OFF(tls_cert), "", 0, 0, 0,
+	{ "tls_cert", T_STR, OFF(tls_cert), false, "", 0, 0, 0,
 	  "PEM certificate chain; \"\" = a development CA and certificate in data_dir/certs." },
-	{ "tls_key", T_STR, OFF(tls_key), "", 0, 0, 0,
+	{ "tls_key", T_STR, OFF(tls_key), false, "", 0, 0, 0,
 	  "PEM private key of tls_cert." },
-	{ "max_stanza_size", T_INT, OFF(max_stanza_bytes), NULL, 262144, 1024,
+	{ "max_stanza_size", T_INT, OFF(max_stanza_bytes), false, NULL, 262144, 1024,
 	  16777216, "Largest stanza in bytes; a larger one ends the stream (policy-violation)." },
-	{ "max_depth", T_INT, OFF(max_depth), NULL, 32, 4, 256,
+	{ "max_depth", T_INT, OFF(max_depth), false, NULL, 32, 4, 256,
 	  "Deepest element nesting within a stanza." },
-	{ "max_attributes", T_INT, OFF(max_attrs), NULL, 64, 4, 1024,
+	{ "max_attributes", T_INT, OFF(max_attrs), false, NULL, 64, 4, 1024,
 	  "Most attributes on one element." },
-	{ "max_pending_output", T_INT, OFF(max_pending_out), NULL, 4194304,
+	{ "max_pending_output", T_INT, OFF(max_pending_out), false, NULL, 4194304,
 	  65536, 1073741824,
 	  "Bytes queued to one slow client before it is disconnected." },
-	{ "max_connections", T_INT, OFF(max_connections), NULL, 10000, 1,
+	{ "max_connections", T_INT, OFF(max_connections), false, NULL, 10000, 1,
 	  1000000, "Concurrent connections per listener." },
-	{ "connection_rate", T_INT, OFF(conn_rate), NULL, 50, 1, 1000000,
+	{ "connection_rate", T_INT, OFF(conn_rate), false, NULL, 50, 1, 1000000,
 	  "New connections per second from one address (token bucket)." },
-	{ "connection_burst", T_INT, OFF(conn_burst), NULL, 200, 1, 1000000,
+	{ "connection_burst", T_INT, OFF(conn_burst), false, NULL, 200, 1, 1000000,
 	  "Burst of new connections allowed from one address." },
-	{ "auth_timeout", T_INT, OFF(auth_timeout_s), NULL, 60, 1, 3600,
+	{ "auth_timeout", T_INT, OFF(auth_timeout_s), false, NULL, 60, 1, 3600,
 	  "Seconds a connection has to finish TLS, SASL and resource binding." },
-	{ "idle_timeout", T_INT, OFF(idle_timeout_s), NULL, 900, 0, 86400,
+	{ "idle_timeout", T_INT, OFF(idle_timeout_s), false, NULL, 900, 0, 86400,
 	  "Seconds without any input before a connection is closed (0 = never)." },
-	{ "offline_max", T_INT, OFF(offline_max), NULL, 1000, 1, 1000000,
+	{ "offline_max", T_INT, OFF(offline_max), false, NULL, 1000, 1, 1000000,
 	  "Offline messages stored per user; more are refused (resource-constraint)." },
-	{ "resources_max", T_INT, OFF(resources_max), NULL, 10, 1, 1000,
+	{ "resources_max", T_INT, OFF(resources_max), false, NULL, 10, 1, 1000,
 	  "Simultaneous sessions (resources) per account." },
-	{ "registration", T_BOOL, OFF(registration), NULL, 0, 0, 1,
+	{ "registration", T_BOOL, OFF(registration), false, NULL, 0, 0, 1,
 	  "Allow in-band registration (XEP-0077) over TLS." },
-	{ "server_name", T_STR, OFF(server_name), "Liaison", 0, 0, 0,
+	{ "server_name", T_STR, OFF(server_name), false, "Liaison", 0, 0, 0,
 	  "Name given in disco identity and software version replies." },
-	{ "log_level", T_STR, NONE, "info", 0, 0, 0,
+	{ "spif", T_STRLIST, LOFF(spif), true, "", 0, 0, 0,
+	  "Security policies (SPIF 2.1 files) as a list; the first governs. [] = labels off." },
+	{ "default_label", T_STR, LOFF(default_label), true, "", 0, 0, 0,
+	  "STANAG 4774 label file given to unlabelled messages (\"\" = none)." },
+	{ "require_labels", T_BOOL, LOFF(require_labels), true, NULL, 0, 0, 1,
+	  "Refuse unlabelled messages instead of giving them the default label." },
+	{ "default_clearance", T_STR, LOFF(default_clearance), true, "", 0, 0, 0,
+	  "Clearance file for users without one (\"\" = the nil clearance: deny)." },
+	{ "catalog", T_STR, LOFF(catalog), true, "", 0, 0, 0,
+	  "XEP-0258 catalog list file (urn:liaison:label-catalog:0)." },
+	{ "listen_clearance_cap", T_STR, LOFF(listen_cap), true, "", 0, 0, 0,
+	  "Clearance file capping sessions of the STARTTLS listener (\"\" = none)." },
+	{ "listen_tls_clearance_cap", T_STR, LOFF(listen_tls_cap), true, "", 0, 0, 0,
+	  "Clearance file capping sessions of the direct TLS listener." },
+	{ "audit_grants", T_STR, LOFF(audit_grants), true, "off", 0, 0, 0,
+	  "Which grants the audit log records: off, sampled or all (refusals always)." },
+	{ "audit_sample_every", T_INT, LOFF(audit_sample_every), true, NULL, 100, 1,
+	  1000000, "With sampled grants: one grant in this many is recorded." },
+	{ "audit_checkpoint_records", T_INT, LOFF(audit_checkpoint_records), true,
+	  NULL, 1000, 1, 10000000, "A signed audit checkpoint after this many records." },
+	{ "audit_checkpoint_interval", T_INT, LOFF(audit_checkpoint_s), true, NULL,
+	  60, 1, 86400, "And after this many seconds when records arrived." },
+	{ "log_level", T_STR, NONE, false, "info", 0, 0, 0,
 	  "error, warn, info or debug." },
-	{ "log_file", T_STR, NONE, "", 0, 0, 0,
+	{ "log_file", T_STR, NONE, false, "", 0, 0, 0,
 	  "Append log lines to this file (\"\" = standard error)." },
 };
 
@@ -79,17 +104,28 @@ struct config_holder {
 	const char *log_file;
 };
 
+static bool
+is_size_t(const struct setting *s)
+{
+	return !s->lbl && (s->offset == OFF(max_stanza_bytes) ||
+	    s->offset == OFF(max_pending_out));
+}
+
 void
-config_defaults(struct server_config *cfg)
+config_defaults(struct server_config *cfg, struct label_config *lcfg)
 {
 	memset(cfg, 0, sizeof *cfg);
+	memset(lcfg, 0, sizeof *lcfg);
 	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
 		const struct setting *s = &settings[i];
-		char *p = (char *)cfg + s->offset;
+		char *p = (char *)(s->lbl ? (void *)lcfg : (void *)cfg) +
+		    s->offset;
 
 		if (s->offset == NONE)
 			continue;
 		switch (s->type) {
+		case T_STRLIST:
+			break;
 		case T_STR:
 			*(const char **)p = s->def_str;
 			break;
@@ -97,8 +133,7 @@ config_defaults(struct server_config *cfg)
 			*(bool *)p = s->def_int != 0;
 			break;
 		case T_INT:
-			if (s->offset == OFF(max_stanza_bytes) ||
-			    s->offset == OFF(max_pending_out))
+			if (is_size_t(s))
 				*(size_t *)p = (size_t)s->def_int;
 			else
 				*(unsigned *)p = (unsigned)s->def_int;
@@ -109,7 +144,8 @@ config_defaults(struct server_config *cfg)
 
 int
 config_load(const char *path, struct server_config *cfg,
-    struct config_holder **holder, char *err, size_t errlen)
+    struct label_config *lcfg, struct config_holder **holder, char *err,
+    size_t errlen)
 {
 	struct config_holder *h = calloc(1, sizeof *h);
 	config_setting_t *root;
@@ -147,8 +183,36 @@ config_load(const char *path, struct server_config *cfg,
 			    path, config_setting_source_line(e), name);
 			goto fail;
 		}
-		p = s->offset == NONE ? NULL : (char *)cfg + s->offset;
+		p = s->offset == NONE ? NULL :
+		    (char *)(s->lbl ? (void *)lcfg : (void *)cfg) + s->offset;
 		switch (s->type) {
+		case T_STRLIST: {
+			int n = config_setting_length(e);
+
+			if (!config_setting_is_aggregate(e) ||
+			    n > LABEL_SPIF_MAX) {
+				snprintf(err, errlen, "%s:%d: '%s' must be a "
+				    "list of at most %d strings", path,
+				    config_setting_source_line(e), name,
+				    LABEL_SPIF_MAX);
+				goto fail;
+			}
+			lcfg->nspif = 0;
+			for (int k = 0; k < n; k++) {
+				const char *v = config_setting_get_string_elem(
+				    e, k);
+
+				if (v == NULL) {
+					snprintf(err, errlen, "%s:%d: '%s' "
+					    "must hold strings", path,
+					    config_setting_source_line(e),
+					    name);
+					goto fail;
+				}
+				lcfg->spif[lcfg->nspif++] = v;
+			}
+			break;
+		}
 		case T_STR: {
 			const char *v = config_setting_get_string(e);
 
@@ -193,8 +257,7 @@ config_load(const char *path, struct server_config *cfg,
 				    s->min, s->max);
 				goto fail;
 			}
-			if (s->offset == OFF(max_stanza_bytes) ||
-			    s->offset == OFF(max_pending_out))
+			if (is_size_t(s))
 				*(size_t *)p = (size_t)v;
 			else
 				*(unsigned *)p = (unsigned)v;
@@ -231,8 +294,24 @@ config_log_file(const struct config_holder *h)
 }
 
 int
-config_validate(const struct server_config *cfg, char *err, size_t errlen)
+config_validate(const struct server_config *cfg,
+    const struct label_config *lcfg, char *err, size_t errlen)
 {
+	if (strcmp(lcfg->audit_grants, "off") != 0 &&
+	    strcmp(lcfg->audit_grants, "sampled") != 0 &&
+	    strcmp(lcfg->audit_grants, "all") != 0) {
+		snprintf(err, errlen, "audit_grants must be off, sampled or "
+		    "all");
+		return -1;
+	}
+	if (lcfg->nspif == 0 && (lcfg->default_label[0] ||
+	    lcfg->require_labels || lcfg->default_clearance[0] ||
+	    lcfg->catalog[0] || lcfg->listen_cap[0] ||
+	    lcfg->listen_tls_cap[0])) {
+		snprintf(err, errlen, "label settings given but no SPIF: "
+		    "set spif (or --spif)");
+		return -1;
+	}
 	if (cfg->domain == NULL || cfg->domain[0] == '\0') {
 		snprintf(err, errlen, "domain must not be empty");
 		return -1;
@@ -258,7 +337,9 @@ config_write_sample(FILE *fp)
 		const struct setting *s = &settings[i];
 
 		fprintf(fp, "\n# %s\n", s->doc);
-		if (s->type == T_INT)
+		if (s->type == T_STRLIST)
+			fprintf(fp, "#%s = [ ];\n", s->name);
+		else if (s->type == T_INT)
 			fprintf(fp, "# (%lld .. %lld)\n#%s = %lld;\n", s->min,
 			    s->max, s->name, s->def_int);
 		else if (s->type == T_BOOL)

@@ -15,6 +15,7 @@ struct ctl_opts {
 int ctl_label_main(const struct ctl_opts *o, int argc, char **argv);
 int ctl_user_main(const struct ctl_opts *o, int argc, char **argv);
 int ctl_audit_main(const struct ctl_opts *o, int argc, char **argv);
+int ctl_clearance_main(const struct ctl_opts *o, int argc, char **argv);
 
 /* Opens the store of o->data_dir synchronously, or prints why not. */
 struct store *ctl_open_store(const struct ctl_opts *o);

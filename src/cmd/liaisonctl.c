@@ -14,6 +14,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: liaisonctl [--data DIR] COMMAND ...\n"
 	    "  user add|del|passwd|list ...                 accounts\n"
+	    "  clearance set|show|del JID ...                users' clearances\n"
 	    "  audit verify|show                            audit log\n"
 	    "  label validate|check|mark|map|dominant ...   label engine\n");
 }
@@ -46,6 +47,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "user") == 0)
 		return ctl_user_main(&opts, argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "clearance") == 0)
+		return ctl_clearance_main(&opts, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "audit") == 0)
 		return ctl_audit_main(&opts, argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "label") == 0)

@@ -5,15 +5,19 @@
  * and 127.0.0.1:5223 (direct TLS).  -c FILE reads a libconfig file; the
  * command-line options override it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "cmd/config.h"
+#include "cmd/glue.h"
+#include "policy/policy.h"
 #include "net/net.h"
 #include "xmpp/server.h"
 
@@ -43,6 +47,7 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: liaisond [-c FILE] [--data DIR] [--domain NAME]\n"
 	    "                [--listen ADDR:PORT] [--listen-tls ADDR:PORT]\n"
+	    "                [--spif FILE]... [--default-label FILE] [--require-labels]\n"
 	    "                [--log-level LEVEL] [--check-config] [--help-config]\n"
 	    "\n"
 	    "  -c FILE              read settings from a libconfig file\n"
@@ -50,6 +55,10 @@ usage(FILE *fp)
 	    "  --domain NAME        XMPP domain (default localhost)\n"
 	    "  --listen ADDR:PORT   STARTTLS client listener (default 127.0.0.1:5222)\n"
 	    "  --listen-tls ADDR:PORT  direct TLS listener (default 127.0.0.1:5223)\n"
+	    "  --spif FILE          load a security policy (repeatable; the first governs);\n"
+	    "                       with none, security labels are off\n"
+	    "  --default-label FILE STANAG 4774 label given to unlabelled messages\n"
+	    "  --require-labels     refuse unlabelled messages instead\n"
 	    "  --log-level LEVEL    error, warn, info, debug\n"
 	    "  --check-config       validate the configuration and exit 0 or 1\n"
 	    "  --help-config        print every setting with its default\n");
@@ -59,7 +68,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_DOMAIN, O_LISTEN, O_LISTEN_TLS, O_CHECK,
-	    O_HELPCFG, O_LOGLEVEL };
+	    O_HELPCFG, O_LOGLEVEL, O_SPIF, O_DEFLABEL, O_REQLABELS };
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, O_DATA },
 		{ "domain", required_argument, NULL, O_DOMAIN },
@@ -68,6 +77,9 @@ main(int argc, char **argv)
 		{ "check-config", no_argument, NULL, O_CHECK },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "spif", required_argument, NULL, O_SPIF },
+		{ "default-label", required_argument, NULL, O_DEFLABEL },
+		{ "require-labels", no_argument, NULL, O_REQLABELS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,7 +87,14 @@ main(int argc, char **argv)
 	const char *o_listen = NULL, *o_listen_tls = NULL, *o_level = NULL;
 	struct config_holder *holder = NULL;
 	struct server_config cfg;
+	struct label_config lcfg;
+	const char *o_spif[LABEL_SPIF_MAX];
+	size_t o_nspif = 0;
+	const char *o_deflabel = NULL;
+	bool o_reqlabels = false;
 	struct xmpp_policy no_policy = { 0 };
+	struct policy *pol = NULL;
+	struct glue *glue = NULL;
 	bool check = false;
 	char err[512];
 	int ch, rc;
@@ -89,6 +108,16 @@ main(int argc, char **argv)
 		case O_LISTEN_TLS: o_listen_tls = optarg; break;
 		case O_CHECK: check = true; break;
 		case O_LOGLEVEL: o_level = optarg; break;
+		case O_SPIF:
+			if (o_nspif == LABEL_SPIF_MAX) {
+				fprintf(stderr, "liaisond: at most %d --spif\n",
+				    LABEL_SPIF_MAX);
+				return 1;
+			}
+			o_spif[o_nspif++] = optarg;
+			break;
+		case O_DEFLABEL: o_deflabel = optarg; break;
+		case O_REQLABELS: o_reqlabels = true; break;
 		case O_HELPCFG:
 			config_write_sample(stdout);
 			return 0;
@@ -104,9 +133,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	config_defaults(&cfg);
-	if (cfg_file != NULL &&
-	    config_load(cfg_file, &cfg, &holder, err, sizeof err) != 0) {
+	config_defaults(&cfg, &lcfg);
+	if (cfg_file != NULL && config_load(cfg_file, &cfg, &lcfg, &holder,
+	    err, sizeof err) != 0) {
 		fprintf(stderr, "liaisond: %s\n", err);
 		return 1;
 	}
@@ -114,6 +143,12 @@ main(int argc, char **argv)
 	if (o_domain) cfg.domain = o_domain;
 	if (o_listen) cfg.listen = o_listen;
 	if (o_listen_tls) cfg.listen_tls = o_listen_tls;
+	if (o_nspif > 0) {
+		memcpy(lcfg.spif, o_spif, o_nspif * sizeof o_spif[0]);
+		lcfg.nspif = o_nspif;
+	}
+	if (o_deflabel) lcfg.default_label = o_deflabel;
+	if (o_reqlabels) lcfg.require_labels = true;
 	if (o_level == NULL)
 		o_level = config_log_level(holder);
 	if (o_level != NULL) {
@@ -127,13 +162,55 @@ main(int argc, char **argv)
 		}
 		log_set_level(lvl);
 	}
-	if (config_validate(&cfg, err, sizeof err) != 0) {
+	if (config_validate(&cfg, &lcfg, err, sizeof err) != 0) {
 		fprintf(stderr, "liaisond: %s\n", err);
 		config_holder_free(holder);
 		return 1;
 	}
+	if (lcfg.nspif > 0) {
+		/* Labels on: every policy file must load, or nothing starts
+		 * (fail closed).  --check-config loads them too. */
+		char audit_dir[4096];
+		struct policy_config pc = {
+			.spif_files = lcfg.spif,
+			.nspif = lcfg.nspif,
+			.default_label_file = lcfg.default_label[0] ?
+			    lcfg.default_label : NULL,
+			.require_labels = lcfg.require_labels,
+			.default_clearance_file = lcfg.default_clearance[0] ?
+			    lcfg.default_clearance : NULL,
+			.catalog_file = lcfg.catalog[0] ? lcfg.catalog : NULL,
+			.audit_dir = check ? NULL : audit_dir,
+			.audit = {
+				.grants = strcmp(lcfg.audit_grants, "all") == 0 ?
+				    AUDIT_GRANTS_ALL :
+				    strcmp(lcfg.audit_grants, "sampled") == 0 ?
+				    AUDIT_GRANTS_SAMPLED : AUDIT_GRANTS_OFF,
+				.sample_every = lcfg.audit_sample_every,
+				.checkpoint_records =
+				    lcfg.audit_checkpoint_records,
+				.checkpoint_ms = lcfg.audit_checkpoint_s * 1000,
+			},
+		};
+
+		snprintf(audit_dir, sizeof audit_dir, "%s/audit", cfg.data_dir);
+		if (!check && mkdir(cfg.data_dir, 0750) != 0 &&
+		    errno != EEXIST) {
+			fprintf(stderr, "liaisond: cannot create %s: %s\n",
+			    cfg.data_dir, strerror(errno));
+			config_holder_free(holder);
+			return 1;
+		}
+		pol = policy_new(&pc, err, sizeof err);
+		if (pol == NULL) {
+			fprintf(stderr, "liaisond: security labels: %s\n", err);
+			config_holder_free(holder);
+			return 1;
+		}
+	}
 	if (check) {
 		printf("configuration OK\n");
+		policy_free(pol);
 		config_holder_free(holder);
 		return 0;
 	}
@@ -151,7 +228,19 @@ main(int argc, char **argv)
 		config_holder_free(holder);
 		return 1;
 	}
-	server_set_policy(the_server, &no_policy, false);
+	if (pol != NULL) {
+		glue = glue_new(the_server, pol, lcfg.listen_cap,
+		    lcfg.listen_tls_cap, err, sizeof err);
+		if (glue == NULL) {
+			fprintf(stderr, "liaisond: security labels: %s\n", err);
+			server_free(the_server);
+			policy_free(pol);
+			config_holder_free(holder);
+			return 1;
+		}
+	} else {
+		server_set_policy(the_server, &no_policy, false);
+	}
 	stop_async = ev_async_new(the_server->loop, on_stop, NULL);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -161,6 +250,14 @@ main(int argc, char **argv)
 	if (cfg.listen_tls[0])
 		printf("  direct TLS %s\n", cfg.listen_tls);
 	printf("  data       %s\n", cfg.data_dir);
+	if (pol != NULL)
+		printf("  labels     on: %zu polic%s, governing %s; %s\n",
+		    lcfg.nspif, lcfg.nspif == 1 ? "y" : "ies", lcfg.spif[0],
+		    lcfg.require_labels ? "labels required" :
+		    lcfg.default_label[0] ? "default label for unlabelled" :
+		    "unlabelled messages refused (no default label)");
+	else
+		printf("  labels     off (start with --spif to enforce them)\n");
 	if (cfg.tls_cert[0] == '\0')
 		printf("  CA         %s/certs/ca.pem (development certificate;"
 		    " trust it in your client)\n", cfg.data_dir);
@@ -174,6 +271,8 @@ main(int argc, char **argv)
 	ev_async_free(stop_async);
 	stop_async = NULL;
 	server_free(the_server);
+	glue_free(glue);
+	policy_free(pol);
 	config_holder_free(holder);
 	return rc == 0 ? 0 : 1;
 }

@@ -267,6 +267,18 @@ iq_handle_server(struct session *s, struct xml_node *iq)
 	if (common_iq(s, iq, type))
 		return;
 	if (strcmp(type, "get") == 0) {
+		if (s->srv->labels_enabled &&
+		    xml_child(iq, XMLNS_SECLABEL_CATALOG, "catalog") != NULL) {
+			struct xml_node *r = s->srv->policy.catalog(
+			    s->srv->policy.ctx, s, iq);
+
+			if (r != NULL)
+				reply(s, r);
+			else
+				router_bounce(s->srv, iq, "wait",
+				    "internal-server-error", NULL);
+			goto done;
+		}
 		if ((q = xml_child(iq, XMLNS_DISCO_INFO, "query")) != NULL) {
 			disco_info_server(s, iq, q);
 			goto done;

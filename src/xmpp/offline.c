@@ -62,10 +62,12 @@ exists_done(void *arg, int rc)
 		goto done;
 	}
 	if (srv->policy.deliver != NULL && srv->policy.deliver(srv->policy.ctx,
-	    NULL, o->bare, o->msg, &err) != 0) {
+	    NULL, o->bare, o->msg, XP_OFFLINE_STORE, &err) != 0) {
 		router_bounce(srv, o->msg, err.type, err.cond, err.text);
+		router_stanza_done(srv);
 		goto done;
 	}
+	router_stanza_done(srv);
 	buf_init(&b, 0);
 	if (stanza_add_delay(o->msg, srv->cfg->domain, time_real_us()) !=
 	    L_OK || xml_serialize(o->msg, NULL, &b) != L_OK) {
@@ -130,7 +132,12 @@ loaded(void *arg, int rc, struct store_offline *list)
 			continue;
 		}
 		xml_set_attr(m, "to", s->full);
-		rc = router_deliver_session(d->srv, s, m);
+		rc = router_deliver_session_at(d->srv, s, m,
+		    XP_OFFLINE_DELIVER);
+		/* Refused now: the sender hears of it (without a label). */
+		if (rc == L_ERR_DENIED)
+			router_bounce(d->srv, m, "cancel", "forbidden", NULL);
+		router_stanza_done(d->srv);
 		xml_node_free(m);
 		if (rc == L_ERR_CLOSED || rc == L_ERR_LIMIT ||
 		    rc == L_ERR_NOMEM)

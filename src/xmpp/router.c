@@ -40,18 +40,32 @@ router_bounce(struct server *srv, const struct xml_node *st,
 	router_route(srv, r);
 }
 
+void
+router_stanza_done(struct server *srv)
+{
+	if (srv->policy.stanza_done != NULL)
+		srv->policy.stanza_done(srv->policy.ctx);
+}
+
 int
-router_deliver_session(struct server *srv, struct session *to,
-    const struct xml_node *st)
+router_deliver_session_at(struct server *srv, struct session *to,
+    const struct xml_node *st, enum xmpp_point point)
 {
 	struct stanza_err err = { "cancel", "forbidden", NULL };
 
 	if (to->state != SS_BOUND || to->conn == NULL)
 		return L_ERR_CLOSED;
-	if (srv->policy.deliver != NULL &&
-	    srv->policy.deliver(srv->policy.ctx, to, NULL, st, &err) != 0)
+	if (srv->policy.deliver != NULL && srv->policy.deliver(
+	    srv->policy.ctx, to, NULL, st, point, &err) != 0)
 		return L_ERR_DENIED;
 	return session_send(to, st);
+}
+
+int
+router_deliver_session(struct server *srv, struct session *to,
+    const struct xml_node *st)
+{
+	return router_deliver_session_at(srv, to, st, XP_DELIVER);
 }
 
 static bool
@@ -335,7 +349,8 @@ router_from_session(struct session *s, struct xml_node *st)
 	}
 	if (srv->policy.ingress != NULL &&
 	    srv->policy.ingress(srv->policy.ctx, s, st, &err) != 0) {
-		if (strcmp(st->name, "presence") != 0)
+		/* err.cond NULL: a violation dropped without an answer. */
+		if (err.cond != NULL && strcmp(st->name, "presence") != 0)
 			router_bounce(srv, st, err.type, err.cond, err.text);
 		xml_node_free(st);
 		jid_cleanup(&j);

@@ -124,7 +124,7 @@ server_new(const struct server_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->listen_tls[0] != '\0') {
 		srv->lst_tls = listener_new(srv->loop, cfg->listen_tls, true,
-		    (SSL_CTX *)srv->tls, session_accept, srv);
+		    (SSL_CTX *)srv->tls, session_accept_direct, srv);
 		if (srv->lst_tls == NULL) {
 			snprintf(err, errlen, "cannot listen on %s",
 			    cfg->listen_tls);
@@ -139,12 +139,16 @@ fail:
 	return NULL;
 }
 
-void
+int
 server_set_policy(struct server *srv, const struct xmpp_policy *p,
     bool labels_enabled)
 {
+	if (labels_enabled && (p->ingress == NULL || p->deliver == NULL ||
+	    p->bind == NULL || p->catalog == NULL || p->stanza_done == NULL))
+		return L_ERR_INVAL;
 	srv->policy = *p;
 	srv->labels_enabled = labels_enabled;
+	return L_OK;
 }
 
 int

@@ -50,6 +50,7 @@ struct conn;
 struct xml_stream;
 struct roster;
 struct pending_op;
+struct server;
 
 /* Settings the server reads; filled by cmd/config.c from defaults, the
  * config file and the command line.  Strings are borrowed from the
@@ -83,12 +84,24 @@ struct stanza_err {
 	const char *text;	/* optional human text, NULL if none */
 };
 
+/* Where a delivery check happens (for the policy layer's audit). */
+enum xmpp_point {
+	XP_DELIVER = 0,		/* to a session */
+	XP_OFFLINE_STORE,	/* into the offline store */
+	XP_OFFLINE_DELIVER,	/* from the offline store to a session */
+};
+
+/* The continuation of an asynchronous policy step for session `sid`
+ * (which may be gone by then: look it up). */
+typedef void (*xmpp_resume_fn)(struct server *srv, uint64_t sid, void *arg);
+
 /*
- * The policy layer's entry points (XEP-0258 enforcement, issue 4).  Each
- * returns 0 to allow or a negative code to refuse; on refusal `err` says
- * what the sender gets (never more than the sender may know).  NULL
- * members allow.  The server refuses to start when labels are enabled
- * and no policy is set (fail closed: see server_new).
+ * The policy layer's entry points (XEP-0258 enforcement).  The router
+ * calls them at fixed places; nothing delivers, stores or forwards a
+ * stanza without passing them.  ingress and deliver return 0 to allow or
+ * a negative code to refuse; on refusal `err` says what the sender gets
+ * (err->cond NULL: dropped silently).  The server refuses to start when
+ * labels are enabled and a member is missing (fail closed).
  */
 struct xmpp_policy {
 	void *ctx;
@@ -97,9 +110,19 @@ struct xmpp_policy {
 	int (*ingress)(void *ctx, struct session *from, struct xml_node *st,
 	    struct stanza_err *err);
 	/* Delivery of `st` to one session (`to`), or to the offline store
-	 * (to == NULL, owner = bare JID). */
+	 * (to == NULL, owner = the bare JID). */
 	int (*deliver)(void *ctx, struct session *to, const char *owner,
-	    const struct xml_node *st, struct stanza_err *err);
+	    const struct xml_node *st, enum xmpp_point point,
+	    struct stanza_err *err);
+	/* A session is binding: set its clearance (s->policy_state), then
+	 * call resume exactly once, now or later. */
+	void (*bind)(void *ctx, struct session *s, xmpp_resume_fn resume,
+	    void *arg);
+	/* An XEP-0258 catalog request; returns the reply or NULL. */
+	struct xml_node *(*catalog)(void *ctx, struct session *s,
+	    const struct xml_node *iq);
+	/* The routing of one stanza is over (its label cache may go). */
+	void (*stanza_done)(void *ctx);
 };
 
 /* A user with at least one session, or whose roster is cached. */
@@ -135,8 +158,9 @@ struct server {
  * Returns NULL with a reason in err. */
 struct server *server_new(const struct server_config *cfg, char *err,
     size_t errlen);
-/* Sets the policy layer (before server_run). */
-void server_set_policy(struct server *srv, const struct xmpp_policy *p,
+/* Sets the policy layer (before server_run).  With labels enabled every
+ * hook must be set: returns L_ERR_INVAL otherwise (fail closed). */
+int server_set_policy(struct server *srv, const struct xmpp_policy *p,
     bool labels_enabled);
 /* Runs until server_stop (or a signal handled by the caller). */
 int server_run(struct server *srv);
@@ -181,6 +205,7 @@ struct session {
 	struct xml_node *presence;	/* last available presence, owned */
 	struct hmap directed;		/* JIDs given directed presence */
 	uint64_t auth_timer;
+	int listener_idx;		/* 0 STARTTLS, 1 direct TLS */
 	/* label policy state (issue 4): a session's clearance id */
 	void *policy_state;
 };
@@ -191,6 +216,7 @@ struct store_cred;
  * Returns 0 or L_ERR_INVAL (SASLprep refused it) / L_ERR_CRYPTO. */
 int server_make_creds(const char *password, struct store_cred *creds);
 void session_accept(struct conn *c, void *arg);
+void session_accept_direct(struct conn *c, void *arg);
 /* Serializes and queues a stanza to the session's connection. */
 int session_send(struct session *s, const struct xml_node *st);
 int session_send_raw(struct session *s, const char *data, size_t len);
@@ -211,6 +237,10 @@ void router_route(struct server *srv, struct xml_node *st);
  * code (refused or write failed). Does not take ownership. */
 int router_deliver_session(struct server *srv, struct session *to,
     const struct xml_node *st);
+int router_deliver_session_at(struct server *srv, struct session *to,
+    const struct xml_node *st, enum xmpp_point point);
+/* Tells the policy layer one stanza's routing is over. */
+void router_stanza_done(struct server *srv);
 /* Sends an error reply for `st` (unless st is itself an error or has no
  * from); does not take ownership of st. */
 void router_bounce(struct server *srv, const struct xml_node *st,

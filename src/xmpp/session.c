@@ -79,10 +79,26 @@ auth_timeout(struct ev_loop *loop, void *arg)
 	}
 }
 
+static struct session *session_new(struct conn *c, struct server *srv);
+
 void
 session_accept(struct conn *c, void *arg)
 {
-	struct server *srv = arg;
+	session_new(c, arg);
+}
+
+void
+session_accept_direct(struct conn *c, void *arg)
+{
+	struct session *s = session_new(c, arg);
+
+	if (s != NULL)
+		s->listener_idx = 1;
+}
+
+static struct session *
+session_new(struct conn *c, struct server *srv)
+{
 	struct session *s;
 	struct xml_stream_limits lim = {
 		.max_stanza_bytes = srv->cfg->max_stanza_bytes,
@@ -108,7 +124,7 @@ session_accept(struct conn *c, void *arg)
 	s->auth_timer = ev_timer_add(srv->loop,
 	    (uint64_t)srv->cfg->auth_timeout_s * 1000, auth_timeout, s);
 	slog_debug(s->id, "connection from %s", conn_peer_addr(c));
-	return;
+	return s;
 
 fail_xs:
 	xml_stream_free(s->xs);
@@ -117,6 +133,7 @@ fail_free:
 fail:
 	log_warnx("out of memory accepting a connection");
 	conn_abort(c);
+	return NULL;
 }
 
 static void
@@ -652,6 +669,25 @@ bind_finish(struct server *srv, struct user *u, void *arg)
 	slog_info(s->id, "bound %s", s->full);
 }
 
+/* The policy layer has set the session's clearance: load the roster. */
+static void
+bind_policy_done(struct server *srv, uint64_t sid, void *arg)
+{
+	struct bind_req *br = arg;
+	struct session *s = session_by_id(srv, sid);
+	char bare[JID_FORMAT_MAX + 1];
+
+	if (s == NULL || s->conn == NULL || s->state != SS_AUTHED) {
+		bind_req_free(br);
+		return;
+	}
+	jid_format(&s->jid, false, bare, sizeof bare);
+	if (roster_with(srv, bare, bind_finish, br, bind_req_free) != L_OK) {
+		conn_resume_read(s->conn);
+		session_stream_error(s, "internal-server-error", NULL);
+	}
+}
+
 static void
 handle_bind(struct session *s, struct xml_node *iq)
 {
@@ -702,13 +738,13 @@ handle_bind(struct session *s, struct xml_node *iq)
 	}
 	br->sid = s->id;
 	br->iq = iq;
-	/* No stanza is read until the bind is answered: the roster must be
-	 * in memory before presence can be handled. */
+	/* No stanza is read until the bind is answered: the clearance and
+	 * the roster must be in memory before anything is routed. */
 	conn_pause_read(s->conn);
-	if (roster_with(srv, bare, bind_finish, br, bind_req_free) != L_OK) {
-		conn_resume_read(s->conn);
-		session_stream_error(s, "internal-server-error", NULL);
-	}
+	if (srv->policy.bind != NULL)
+		srv->policy.bind(srv->policy.ctx, s, bind_policy_done, br);
+	else
+		bind_policy_done(srv, s->id, br);
 }
 
 /* XEP-0077 before authentication: register a new account. */
@@ -797,6 +833,7 @@ xs_element(void *ctx, struct xml_node *el)
 		goto drop;
 	}
 	router_from_session(s, el);
+	router_stanza_done(s->srv);
 	return;
 drop:
 	xml_node_free(el);

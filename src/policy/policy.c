@@ -1,0 +1,884 @@
+/*
+ * The reference monitor: XEP-0258 ingress and delivery checks with
+ * STANAG 4774 labels, effective clearances, catalogs and the audit
+ * trail.  Labels are parsed once per stanza (the per-stanza cache) and
+ * interned; a decision is a look-up in the (label id, clearance id)
+ * cache.  Every refusal is audited; no body or label payload is ever
+ * logged, only the label's digest and marking.
+ */
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "base/buf.h"
+#include "base/errors.h"
+#include "base/log.h"
+#include "label/acdf.h"
+#include "label/catalog.h"
+#include "label/equiv.h"
+#include "label/label.h"
+#include "label/marking.h"
+#include "label/spif.h"
+#include "xml/xml.h"
+
+#define NS_SECLABEL	"urn:xmpp:sec-label:0"
+#define NS_CATALOG	"urn:xmpp:sec-label:catalog:2"
+#define NS_CLIENT	"jabber:client"
+#define NS_CARBONS	"urn:xmpp:carbons:2"
+#define NS_FORWARD	"urn:xmpp:forward:0"
+
+/* What one stanza's label resolved to; valid until policy_stanza_done. */
+struct stanza_cache {
+	const struct xml_node *sl;	/* the securitylabel element */
+	bool parsed;
+	int parse_rc;
+	char why[256];
+	struct label_group g;
+	const struct label_entry *by_spif[POLICY_MAX_SPIF];
+	bool tried[POLICY_MAX_SPIF];
+	char digest[65];
+	char marking[AUDIT_MARKING_MAX];
+};
+
+struct policy {
+	struct spif_set set;
+	const struct spif *gov;
+	struct label_table table;
+	struct acdf_cache cache;
+	struct xml_node *default_sl;	/* securitylabel with the default */
+	bool require_labels;
+	struct clearance *default_clr;
+	struct clearance *caps[POLICY_MAX_CAPS];
+	int ncaps;
+	struct catalog *catalog;
+	struct audit *audit;
+	struct stanza_cache sc;
+	struct buf scratch;
+};
+
+static void
+sc_reset(struct stanza_cache *sc)
+{
+	if (sc->parsed)
+		label_group_cleanup(&sc->g);
+	memset(sc, 0, sizeof *sc);
+}
+
+void
+policy_stanza_done(struct policy *p)
+{
+	sc_reset(&p->sc);
+}
+
+bool
+policy_labels_on(const struct policy *p)
+{
+	return p != NULL && p->set.n > 0;
+}
+
+static int
+spif_index(const struct policy *p, const struct spif *s)
+{
+	for (size_t i = 0; i < p->set.n; i++)
+		if (p->set.v[i] == s)
+			return (int)i;
+	return -1;
+}
+
+/* ---- loading ---- */
+
+static int
+load_root(const char *file, struct xml_node **root, char *err,
+    size_t errlen)
+{
+	char e[256];
+
+	if (xml_parse_file(file, NULL, root, e, sizeof e) != L_OK) {
+		snprintf(err, errlen, "%s: %s", file, e);
+		return L_ERR_INVAL;
+	}
+	return L_OK;
+}
+
+static int
+load_clearance_file(const char *file, struct clearance **out, char *err,
+    size_t errlen)
+{
+	struct xml_node *root = NULL;
+	char e[256];
+	int rc;
+
+	if ((rc = load_root(file, &root, err, errlen)) != L_OK)
+		return rc;
+	rc = clearance_parse(root, out, e, sizeof e);
+	xml_node_free(root);
+	if (rc != L_OK)
+		snprintf(err, errlen, "%s: %s", file, e);
+	return rc;
+}
+
+/* Builds <securitylabel><label>L</label></securitylabel> around the
+ * label root element of a file; its marking is filled at ingress. */
+static int
+load_default_label(struct policy *p, const char *file, char *err,
+    size_t errlen)
+{
+	struct xml_node *root = NULL, *sl, *lab;
+	struct label *l = NULL;
+	const struct label_entry *e;
+	char why[256];
+	int rc;
+
+	if ((rc = load_root(file, &root, err, errlen)) != L_OK)
+		return rc;
+	if (label_parse(root, &l, why, sizeof why) != L_OK) {
+		snprintf(err, errlen, "%s: %s", file, why);
+		xml_node_free(root);
+		return L_ERR_INVAL;
+	}
+	rc = label_intern(&p->table, l, &e);
+	label_free(l);
+	if (rc != L_OK || e->status != L_OK) {
+		snprintf(err, errlen, "%s: the default label is not valid: %s",
+		    file, rc == L_OK ? e->why.text : l_strerror(rc));
+		xml_node_free(root);
+		return L_ERR_INVAL;
+	}
+	sl = xml_elem_new(NS_SECLABEL, "securitylabel");
+	lab = sl ? xml_add_child(sl, NS_SECLABEL, "label") : NULL;
+	if (lab == NULL) {
+		xml_node_free(sl);
+		xml_node_free(root);
+		return L_ERR_NOMEM;
+	}
+	xml_append(lab, root);
+	p->default_sl = sl;
+	return L_OK;
+}
+
+struct policy *
+policy_new(const struct policy_config *cfg, char *err, size_t errlen)
+{
+	struct policy *p = calloc(1, sizeof *p);
+	char e[256];
+
+	if (p == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	spif_set_init(&p->set);
+	buf_init(&p->scratch, 0);
+	if (cfg->nspif == 0 || cfg->nspif > POLICY_MAX_SPIF) {
+		snprintf(err, errlen, "labels need 1 to %d SPIF files",
+		    POLICY_MAX_SPIF);
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->nspif; i++) {
+		struct spif *s = NULL;
+
+		if (spif_load_file(cfg->spif_files[i], &s, e, sizeof e) !=
+		    L_OK) {
+			snprintf(err, errlen, "SPIF %s: %s", cfg->spif_files[i],
+			    e);
+			goto fail;
+		}
+		if (spif_set_add(&p->set, s) != L_OK) {
+			snprintf(err, errlen, "SPIF %s: policy %s loaded twice",
+			    cfg->spif_files[i], s->name);
+			spif_free(s);
+			goto fail;
+		}
+	}
+	p->gov = p->set.v[0];
+	label_table_init(&p->table, &p->set, LABEL_VALID_4774);
+	if (acdf_cache_init(&p->cache, 1 << 14) != L_OK) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	p->require_labels = cfg->require_labels;
+	if (cfg->default_label_file != NULL && !cfg->require_labels &&
+	    load_default_label(p, cfg->default_label_file, err, errlen) !=
+	    L_OK)
+		goto fail;
+	if (cfg->default_clearance_file != NULL) {
+		const struct clearance_entry *ce;
+
+		if (load_clearance_file(cfg->default_clearance_file,
+		    &p->default_clr, err, errlen) != L_OK)
+			goto fail;
+		if (clearance_intern(&p->table, p->default_clr, &ce, e,
+		    sizeof e) != L_OK) {
+			snprintf(err, errlen, "%s: %s",
+			    cfg->default_clearance_file, e);
+			goto fail;
+		}
+	}
+	if (cfg->catalog_file != NULL) {
+		struct xml_node *root = NULL;
+
+		if (load_root(cfg->catalog_file, &root, err, errlen) != L_OK)
+			goto fail;
+		if (catalog_load_xml(root, &p->catalog, e, sizeof e) !=
+		    L_OK) {
+			snprintf(err, errlen, "%s: %s", cfg->catalog_file, e);
+			xml_node_free(root);
+			goto fail;
+		}
+		xml_node_free(root);
+	}
+	if (cfg->audit_dir != NULL) {
+		p->audit = audit_open(cfg->audit_dir, &cfg->audit, e,
+		    sizeof e);
+		if (p->audit == NULL) {
+			snprintf(err, errlen, "audit log: %s", e);
+			goto fail;
+		}
+	}
+	return p;
+fail:
+	policy_free(p);
+	return NULL;
+}
+
+void
+policy_free(struct policy *p)
+{
+	if (p == NULL)
+		return;
+	sc_reset(&p->sc);
+	if (p->audit != NULL)
+		audit_close(p->audit);
+	catalog_free(p->catalog);
+	for (int i = 0; i < p->ncaps; i++)
+		clearance_free(p->caps[i]);
+	clearance_free(p->default_clr);
+	xml_node_free(p->default_sl);
+	acdf_cache_cleanup(&p->cache);
+	if (p->set.n > 0)
+		label_table_cleanup(&p->table);
+	spif_set_cleanup(&p->set);
+	buf_cleanup(&p->scratch);
+	free(p);
+}
+
+void
+policy_flush(struct policy *p)
+{
+	if (p != NULL && p->audit != NULL)
+		audit_flush(p->audit);
+}
+
+int
+policy_add_cap(struct policy *p, const char *file, char *err, size_t errlen)
+{
+	struct clearance *c = NULL;
+	const struct clearance_entry *ce;
+	char e[256];
+
+	if (p->ncaps >= POLICY_MAX_CAPS) {
+		snprintf(err, errlen, "too many clearance caps");
+		return -1;
+	}
+	if (load_clearance_file(file, &c, err, errlen) != L_OK)
+		return -1;
+	if (clearance_intern(&p->table, c, &ce, e, sizeof e) != L_OK) {
+		snprintf(err, errlen, "%s: %s", file, e);
+		clearance_free(c);
+		return -1;
+	}
+	p->caps[p->ncaps] = c;
+	return p->ncaps++;
+}
+
+/* ---- clearances ---- */
+
+static bool
+name_eq(bool ci, const char *a, const char *b)
+{
+	return ci ? strcasecmp(a, b) == 0 : strcmp(a, b) == 0;
+}
+
+/* user ∩ cap: the classifications and category values in both. */
+static struct clearance *
+clearance_intersect(const struct clearance *u, const struct clearance *cap)
+{
+	struct clearance *r;
+	bool ci = spif_name_is_ci(u->policy);
+
+	if (!name_eq(true, u->policy, cap->policy))
+		return NULL;
+	r = calloc(1, sizeof *r);
+	if (r == NULL || (r->policy = l_strdup(u->policy)) == NULL)
+		goto fail;
+	r->classes = calloc(u->nclasses + 1, sizeof *r->classes);
+	if (r->classes == NULL)
+		goto fail;
+	for (size_t i = 0; i < u->nclasses; i++)
+		for (size_t k = 0; k < cap->nclasses; k++)
+			if (name_eq(ci, u->classes[i], cap->classes[k])) {
+				r->classes[r->nclasses] =
+				    l_strdup(u->classes[i]);
+				if (r->classes[r->nclasses++] == NULL)
+					goto fail;
+				break;
+			}
+	for (size_t i = 0; i < u->ncats; i++) {
+		const struct label_category *uc = &u->cats[i];
+
+		for (size_t k = 0; k < cap->ncats; k++) {
+			const struct label_category *cc = &cap->cats[k];
+
+			if (!name_eq(ci, uc->tag_name, cc->tag_name) ||
+			    uc->type != cc->type)
+				continue;
+			for (size_t a = 0; a < uc->nvalues; a++)
+				for (size_t b = 0; b < cc->nvalues; b++)
+					if (name_eq(ci, uc->values[a],
+					    cc->values[b]) &&
+					    clearance_add_value(r,
+					    uc->tag_name, uc->type,
+					    uc->values[a]) != L_OK)
+						goto fail;
+		}
+	}
+	return r;
+fail:
+	clearance_free(r);
+	return NULL;
+}
+
+int
+policy_clearance(struct policy *p, const char *xml, int cap,
+    const struct clearance_entry **out, char *err, size_t errlen)
+{
+	struct clearance *c = NULL, *eff;
+	struct xml_node *root = NULL;
+	char e[256];
+	int rc;
+
+	*out = NULL;
+	if (xml != NULL) {
+		if (xml_parse_doc(xml, strlen(xml), NULL, &root, e,
+		    sizeof e) != L_OK) {
+			snprintf(err, errlen, "stored clearance: %s", e);
+			return L_ERR_INVAL;
+		}
+		rc = clearance_parse(root, &c, e, sizeof e);
+		xml_node_free(root);
+		if (rc != L_OK) {
+			snprintf(err, errlen, "stored clearance: %s", e);
+			return L_ERR_INVAL;
+		}
+	} else if (p->default_clr == NULL) {
+		return L_OK;	/* the nil clearance */
+	}
+	eff = c != NULL ? c : p->default_clr;
+	if (cap >= 0 && cap < p->ncaps) {
+		struct clearance *x = clearance_intersect(eff, p->caps[cap]);
+
+		clearance_free(c);
+		c = NULL;
+		if (x == NULL) {
+			/* Another policy than the listener's cap: nothing
+			 * can be allowed through this listener. */
+			return L_OK;
+		}
+		c = x;
+		eff = x;
+	}
+	rc = clearance_intern(&p->table, eff, out, e, sizeof e);
+	clearance_free(c);
+	if (rc != L_OK) {
+		*out = NULL;
+		snprintf(err, errlen, "clearance: %s", e);
+	}
+	return rc;
+}
+
+/* ---- the stanza's label ---- */
+
+static struct xml_node *
+find_seclabel(const struct xml_node *st, unsigned *count)
+{
+	struct xml_node *found = NULL;
+
+	*count = 0;
+	XML_FOREACH_CHILD(st, c)
+		if (xml_is(c, NS_SECLABEL, "securitylabel")) {
+			if (found == NULL)
+				found = c;
+			(*count)++;
+		}
+	return found;
+}
+
+/* The message whose label decides: the inner one of a carbon copy or a
+ * forwarded message (XEP-0280, XEP-0297), else st itself. */
+static const struct xml_node *
+deciding_stanza(const struct xml_node *st, bool *wrapped)
+{
+	const struct xml_node *cur = st;
+
+	*wrapped = false;
+	for (int depth = 0; depth < 4; depth++) {
+		struct xml_node *w = xml_child(cur, NS_CARBONS, "received");
+		struct xml_node *f, *m;
+
+		if (w == NULL)
+			w = xml_child(cur, NS_CARBONS, "sent");
+		f = w ? xml_child(w, NS_FORWARD, "forwarded") :
+		    xml_child(cur, NS_FORWARD, "forwarded");
+		if (f == NULL)
+			break;
+		m = xml_child(f, NS_CLIENT, "message");
+		if (m == NULL)
+			break;
+		cur = m;
+		*wrapped = true;
+	}
+	return cur;
+}
+
+static void
+hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[in[i] >> 4];
+		out[2 * i + 1] = d[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Parses sl into the per-stanza cache (once per stanza). */
+static int
+sc_load(struct policy *p, const struct xml_node *sl)
+{
+	struct stanza_cache *sc = &p->sc;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (sc->sl == sl && sc->parsed)
+		return sc->parse_rc;
+	sc_reset(sc);
+	sc->sl = sl;
+	sc->parsed = true;
+	label_group_init(&sc->g);
+	sc->parse_rc = label_group_parse(sl, &sc->g, sc->why, sizeof sc->why);
+	if (sc->parse_rc == L_OK && sc->g.n == 0) {
+		snprintf(sc->why, sizeof sc->why, "no label in securitylabel");
+		sc->parse_rc = L_ERR_INVAL;
+	}
+	if (sc->parse_rc != L_OK)
+		return sc->parse_rc;
+	buf_reset(&p->scratch);
+	if (label_canonical(sc->g.v[0], &p->scratch) == L_OK &&
+	    EVP_Digest(p->scratch.data ? p->scratch.data : "",
+	    p->scratch.len, md, &mdlen, EVP_sha256(), NULL) == 1)
+		hex(md, mdlen, sc->digest);
+	return L_OK;
+}
+
+/* The interned label in policy i: the originator or an alternative
+ * already in that policy, else a mapping of the originator.  NULL when
+ * no label in that policy exists or can be made. */
+static const struct label_entry *
+sc_entry(struct policy *p, int i)
+{
+	struct stanza_cache *sc = &p->sc;
+	const struct spif *s;
+	const struct label *l;
+	struct label *mapped = NULL;
+	struct acdf_reason why;
+
+	if (i < 0 || i >= (int)p->set.n || i >= POLICY_MAX_SPIF)
+		return NULL;
+	if (sc->tried[i])
+		return sc->by_spif[i];
+	sc->tried[i] = true;
+	s = p->set.v[i];
+	l = label_group_find(&sc->g, s);
+	if (l == NULL) {
+		const struct spif *os = spif_set_find(&p->set,
+		    sc->g.v[0]->policy);
+
+		if (os == NULL || equiv_map(&p->set, sc->g.v[0], s, &mapped,
+		    &why) != L_OK)
+			return NULL;
+		l = mapped;
+	}
+	if (label_intern(&p->table, l, &sc->by_spif[i]) != L_OK)
+		sc->by_spif[i] = NULL;
+	label_free(mapped);
+	return sc->by_spif[i];
+}
+
+/* The marking of the stanza's label in the governing policy (or its
+ * own), into sc->marking; also returns the entry used. */
+static const struct label_entry *
+sc_marking(struct policy *p, const char **fg, const char **bg)
+{
+	struct stanza_cache *sc = &p->sc;
+	const struct label_entry *e = sc_entry(p, 0);
+
+	if (e == NULL || e->status != L_OK)
+		e = sc_entry(p, spif_index(p, spif_set_find(&p->set,
+		    sc->g.v[0]->policy)));
+	sc->marking[0] = '\0';
+	*fg = *bg = NULL;
+	if (e == NULL || e->status != L_OK)
+		return NULL;
+	buf_reset(&p->scratch);
+	if (marking_label(&e->res, NULL, &p->scratch) == L_OK &&
+	    p->scratch.data != NULL)
+		snprintf(sc->marking, sizeof sc->marking, "%s",
+		    p->scratch.data);
+	marking_colors(&e->res, fg, bg);
+	return e;
+}
+
+/* ACDF for the cached stanza label and a clearance. */
+static int
+sc_decide(struct policy *p, const struct clearance_entry *clr,
+    struct acdf_reason *why)
+{
+	const struct label_entry *e;
+
+	if (clr == NULL) {
+		why->rule = ACDF_R_NIL;
+		snprintf(why->text, sizeof why->text, "nil clearance");
+		return L_ERR_DENIED;
+	}
+	e = sc_entry(p, spif_index(p, clr->res.spif));
+	if (e == NULL) {
+		why->rule = ACDF_R_POLICY;
+		snprintf(why->text, sizeof why->text, "no label in policy %s "
+		    "and no equivalence to it", clr->res.spif->name);
+		return L_ERR_DENIED;
+	}
+	return acdf_decide_cached(&p->cache, e, clr, why);
+}
+
+/* ---- audit ---- */
+
+static void
+audit_event(struct policy *p, enum audit_point point, bool deny,
+    uint64_t sid, const char *from, const char *to,
+    const struct xml_node *st, const char *rule)
+{
+	struct audit_event ev = {
+		.session = sid,
+		.from = from,
+		.to = to,
+		.stanza_id = st ? xml_attr(st, "id") : NULL,
+		.label_digest = p->sc.digest[0] ? p->sc.digest : NULL,
+		.marking = p->sc.marking[0] ? p->sc.marking : NULL,
+		.rule = rule,
+		.decision = deny ? AUDIT_DENY : AUDIT_GRANT,
+		.point = point,
+	};
+
+	if (p->audit != NULL && audit_record(p->audit, &ev) == L_ERR_IO)
+		log_errorx("audit log write failed");
+}
+
+static void
+refuse(struct policy_result *res, int verdict, const char *type,
+    const char *cond, const char *text)
+{
+	res->verdict = verdict;
+	res->err_type = type;
+	res->err_cond = cond;
+	res->err_text = text;
+}
+
+/* Writes the SPIF's marking into sl, replacing any displaymarking. */
+static void
+set_marking(struct policy *p, struct xml_node *sl)
+{
+	const char *fg, *bg;
+	struct xml_node *dm, *kids, *next;
+
+	if (sc_marking(p, &fg, &bg) == NULL)
+		return;
+	/* Detach the children, drop the old markings, put ours first. */
+	kids = sl->first;
+	sl->first = sl->last = NULL;
+	dm = xml_add_child(sl, NS_SECLABEL, "displaymarking");
+	for (struct xml_node *c = kids; c != NULL; c = next) {
+		next = c->next;
+		c->next = NULL;
+		c->parent = NULL;
+		if (c->type == XML_NODE_ELEM &&
+		    xml_is(c, NS_SECLABEL, "displaymarking")) {
+			xml_node_free(c);
+			continue;
+		}
+		xml_append(sl, c);
+	}
+	if (dm == NULL)
+		return;
+	if (fg != NULL)
+		xml_set_attr(dm, "fgcolor", fg);
+	if (bg != NULL)
+		xml_set_attr(dm, "bgcolor", bg);
+	xml_add_text(dm, p->sc.marking, strlen(p->sc.marking));
+}
+
+/* ---- enforcement points ---- */
+
+void
+policy_ingress(struct policy *p, const struct policy_subject *from,
+    struct xml_node *st, struct policy_result *res)
+{
+	const char *type = xml_attr(st, "type");
+	const char *to = xml_attr(st, "to");
+	struct xml_node *sl, *lab;
+	struct acdf_reason why;
+	unsigned n;
+	char rule[AUDIT_RULE_MAX];
+
+	refuse(res, POLICY_ALLOW, NULL, NULL, NULL);
+	sl = find_seclabel(st, &n);
+	if (strcmp(st->name, "presence") == 0) {
+		if (sl != NULL) {
+			/* XEP-0258 §6: a violation; discarded. */
+			refuse(res, POLICY_DROP, NULL, NULL, NULL);
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "label in presence");
+		}
+		return;
+	}
+	if (type != NULL && strcmp(type, "error") == 0) {
+		if (sl != NULL) {
+			refuse(res, POLICY_DROP, NULL, NULL, NULL);
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "label in an error stanza");
+		}
+		return;
+	}
+	if (n > 1) {
+		refuse(res, POLICY_REFUSE, "modify", "bad-request",
+		    "more than one security label");
+		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
+		    to, st, "more than one securitylabel");
+		return;
+	}
+	if (sl == NULL) {
+		if (strcmp(st->name, "message") != 0)
+			return;	/* unlabelled iq: not checked */
+		if (p->require_labels || p->default_sl == NULL) {
+			refuse(res, POLICY_REFUSE, "modify", "policy-violation",
+			    "a security label is required");
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "unlabelled message");
+			return;
+		}
+		sl = xml_node_copy(p->default_sl);
+		if (sl == NULL) {
+			refuse(res, POLICY_REFUSE, "wait",
+			    "internal-server-error", NULL);
+			return;
+		}
+		xml_append(st, sl);
+	} else if ((lab = xml_child(sl, NS_SECLABEL, "label")) != NULL &&
+	    xml_child(lab, NULL, NULL) == NULL) {
+		/* An empty <label/> asks for the default label. */
+		struct xml_node *dl = p->default_sl ?
+		    xml_child(xml_child(p->default_sl, NS_SECLABEL, "label"),
+		    NULL, NULL) : NULL;
+		struct xml_node *copy = dl ? xml_node_copy(dl) : NULL;
+
+		if (copy == NULL) {
+			refuse(res, POLICY_REFUSE, "modify",
+			    "policy-violation", "no default label here");
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "empty label, no default");
+			return;
+		}
+		xml_append(lab, copy);
+	}
+	if (sc_load(p, sl) != L_OK) {
+		snprintf(rule, sizeof rule, "malformed label: %.200s", p->sc.why);
+		refuse(res, POLICY_REFUSE, "modify", "bad-request",
+		    "malformed security label");
+		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
+		    to, st, rule);
+		return;
+	}
+	{
+		const struct spif *os = spif_set_find(&p->set,
+		    p->sc.g.v[0]->policy);
+		const struct label_entry *oe;
+
+		if (os == NULL) {
+			refuse(res, POLICY_REFUSE, "cancel", "forbidden",
+			    "unknown security policy");
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "label of an unknown policy");
+			return;
+		}
+		oe = sc_entry(p, spif_index(p, os));
+		if (oe == NULL || oe->status != L_OK) {
+			snprintf(rule, sizeof rule, "invalid label: %.200s",
+			    oe ? oe->why.text : "not interned");
+			refuse(res, POLICY_REFUSE, "modify", "bad-request",
+			    "invalid security label");
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, rule);
+			return;
+		}
+	}
+	set_marking(p, sl);
+	if (sc_decide(p, from->clr, &why) != L_OK) {
+		snprintf(rule, sizeof rule, "sender not cleared: %.200s",
+		    why.text);
+		refuse(res, POLICY_REFUSE, "cancel", "forbidden",
+		    "the label is above your clearance");
+		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
+		    to, st, rule);
+		return;
+	}
+	audit_event(p, AUDIT_POINT_INGRESS, false, from->sid, from->jid, to,
+	    st, "sender cleared");
+}
+
+void
+policy_deliver(struct policy *p, const struct policy_subject *to,
+    const char *from, const struct xml_node *st, enum policy_point point,
+    struct policy_result *res)
+{
+	const char *type = xml_attr(st, "type");
+	const struct xml_node *m, *sl;
+	struct acdf_reason why;
+	bool wrapped;
+	unsigned n;
+	char rule[AUDIT_RULE_MAX];
+
+	refuse(res, POLICY_ALLOW, NULL, NULL, NULL);
+	/* Error stanzas carry no label and are not checked (XEP-0258). */
+	if (type != NULL && strcmp(type, "error") == 0)
+		return;
+	m = deciding_stanza(st, &wrapped);
+	if (wrapped && point == PP_DELIVER)
+		point = PP_CARBON;
+	sl = find_seclabel(m, &n);
+	if (sl == NULL) {
+		const char *mt = xml_attr(m, "type");
+
+		if (strcmp(m->name, "message") != 0 ||
+		    (mt != NULL && strcmp(mt, "error") == 0))
+			return;
+		/* A message without a label (stored before labels were on,
+		 * or made by the server): the default label decides. */
+		if (p->default_sl == NULL) {
+			refuse(res, POLICY_REFUSE, "cancel", "forbidden",
+			    NULL);
+			audit_event(p, (enum audit_point)point, true, to->sid,
+			    from, to->jid, st, "unlabelled message, no "
+			    "default label");
+			return;
+		}
+		sl = p->default_sl;
+	}
+	if (sc_load(p, sl) != L_OK) {
+		refuse(res, POLICY_REFUSE, "cancel", "forbidden", NULL);
+		snprintf(rule, sizeof rule, "malformed label: %.200s", p->sc.why);
+		audit_event(p, (enum audit_point)point, true, to->sid, from,
+		    to->jid, st, rule);
+		return;
+	}
+	if (p->sc.marking[0] == '\0') {
+		const char *fg, *bg;
+
+		sc_marking(p, &fg, &bg);
+	}
+	if (sc_decide(p, to->clr, &why) != L_OK) {
+		refuse(res, POLICY_REFUSE, "cancel", "forbidden", NULL);
+		snprintf(rule, sizeof rule, "recipient not cleared: %.200s",
+		    why.text);
+		audit_event(p, (enum audit_point)point, true, to->sid, from,
+		    to->jid, st, rule);
+		return;
+	}
+	audit_event(p, (enum audit_point)point, false, to->sid, from, to->jid,
+	    st, "recipient cleared");
+}
+
+struct xml_node *
+policy_catalog(struct policy *p, const struct policy_subject *req,
+    const struct clearance_entry *target, const struct xml_node *iq)
+{
+	struct xml_node *res, *cat = NULL, *q;
+	struct clearance_res both, *use = NULL;
+	const char *target_jid;
+	uint64_t *cls = NULL, *cats = NULL;
+
+	q = xml_child(iq, NS_CATALOG, "catalog");
+	target_jid = q ? xml_attr(q, "to") : NULL;
+	res = xml_elem_new(NS_CLIENT, "iq");
+	if (res == NULL)
+		return NULL;
+	if (xml_set_attr(res, "type", "result") != L_OK ||
+	    (xml_attr(iq, "id") && xml_set_attr(res, "id",
+	    xml_attr(iq, "id")) != L_OK) ||
+	    (xml_attr(iq, "from") && xml_set_attr(res, "to",
+	    xml_attr(iq, "from")) != L_OK) ||
+	    (xml_attr(iq, "to") && xml_set_attr(res, "from",
+	    xml_attr(iq, "to")) != L_OK))
+		goto fail;
+	if (req->clr != NULL) {
+		use = (struct clearance_res *)&req->clr->res;
+		/* Towards a target with a known clearance in the same
+		 * policy, only what both may use. */
+		if (target != NULL && target->res.spif == req->clr->res.spif) {
+			const struct spif *s = req->clr->res.spif;
+
+			cls = calloc(s->class_words ? s->class_words : 1,
+			    sizeof *cls);
+			cats = calloc(s->cat_words ? s->cat_words : 1,
+			    sizeof *cats);
+			if (cls == NULL || cats == NULL)
+				goto fail;
+			for (size_t i = 0; i < s->class_words; i++)
+				cls[i] = req->clr->res.cls_bits[i] &
+				    target->res.cls_bits[i];
+			for (size_t i = 0; i < s->cat_words; i++)
+				cats[i] = req->clr->res.cat_bits[i] &
+				    target->res.cat_bits[i];
+			both.spif = s;
+			both.cls_bits = cls;
+			both.cat_bits = cats;
+			use = &both;
+		}
+	}
+	if (p->catalog != NULL && use != NULL) {
+		if (catalog_build(&p->set, p->catalog, use, NULL, target_jid,
+		    &cat) != L_OK)
+			goto fail;
+		xml_append(res, cat);
+	} else {
+		/* No catalog, or the nil clearance: an empty catalog. */
+		cat = xml_add_child(res, NS_CATALOG, "catalog");
+		if (cat == NULL || (target_jid && xml_set_attr(cat, "to",
+		    target_jid) != L_OK) || xml_set_attr(cat, "size", "0") !=
+		    L_OK)
+			goto fail;
+	}
+	audit_event(p, AUDIT_POINT_CATALOG, false, req->sid, req->jid,
+	    target_jid, iq, "catalog served");
+	free(cls);
+	free(cats);
+	return res;
+fail:
+	free(cls);
+	free(cats);
+	xml_node_free(res);
+	return NULL;
+}
