@@ -177,7 +177,7 @@ struct audit_stats {
 	uint64_t	written;	/* records on disk (fsynced) */
 	uint64_t	skipped;	/* grants not recorded (mode) */
 	uint64_t	dropped;	/* lost: queue full */
-	uint64_t	checkpoints;	/* signed by this instance */
+	uint64_t	checkpoints;	/* number of the last checkpoint */
 	uint64_t	batches;	/* fsyncs of the log */
 	uint64_t	last_seq;	/* last sequence written */
 	bool		failed;		/* writer hit an I/O error */
