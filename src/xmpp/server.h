@@ -189,6 +189,7 @@ struct session {
 	bool tls;
 	bool authed;
 	bool restart;			/* reset the parser after this chunk */
+	bool starttls;			/* ...and drop the rest of it */
 	struct sasl_ctx *sasl;
 	struct sasl_env sasl_env_storage;
 	char *username;			/* prepared localpart */

@@ -293,12 +293,12 @@ sess_on_data(struct conn *c, void *arg, const char *data, size_t len)
 		if (rc == L_OK)
 			continue;
 		if (rc == L_AGAIN) {
-			bool tls_restart = !s->tls && conn_is_tls(c) == false &&
-			    s->restart && s->state == SS_OPEN;
+			bool tls_restart = s->starttls;
 
 			if (!s->restart)
 				continue;
 			s->restart = false;
+			s->starttls = false;
 			s->header_sent = false;
 			if (xml_stream_reset(s->xs) != L_OK) {
 				session_stream_error(s,
@@ -774,6 +774,7 @@ xs_element(void *ctx, struct xml_node *el)
 			 * authentication features. */
 			s->tls = true;
 			s->restart = true;
+			s->starttls = true;
 			xml_stream_stop(s->xs);
 			goto drop;
 		}
