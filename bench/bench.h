@@ -134,6 +134,7 @@ struct opts {
 	char *label_xml;
 	bool presence;
 	bool quiet;
+	bool registering;	/* the 'register' scenario runs */
 };
 
 extern struct opts O;

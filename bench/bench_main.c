@@ -649,6 +649,36 @@ scenario_fanout(const char *name)
 	sessions_close();
 }
 
+/* Accounts for the peers: XEP-0077 registration of P0..P<users-1> and
+ * the fan-out users (Liaison's accounts come from liaisonctl). */
+static void
+reg_ready(struct conn *c)
+{
+	on_ready_common(c);
+	C[c->slot] = NULL;
+	c->slot = -1;
+	conn_close(c);
+}
+
+static const struct conn_ops reg_ops = {
+	reg_ready, idle_stanza, on_closed_common,
+};
+
+static void
+scenario_register(const char *name)
+{
+	bool saved = O.presence;
+	O.registering = true;
+	O.presence = false;
+	int a = sessions_open(O.users, O.prefix, &reg_ops);
+	int b = sessions_open(O.fan_users, O.fan_prefix, &reg_ops);
+	O.registering = false;
+	O.presence = saved;
+	printf("%-20s %-10s %d of %d %s* and %d of %d %s* accounts ready\n",
+	    name, O.server, a, O.users, O.prefix, b, O.fan_users, O.fan_prefix);
+	result(name, "accounts=%d failed=%d", a + b, O.users + O.fan_users - a - b);
+}
+
 static char *
 read_file(const char *path)
 {
@@ -685,7 +715,8 @@ usage(void)
 "                              accounts P0..P<n-1> (bench, fan, benchpass)\n"
 "  --users N                   accounts available for P (default 200)\n"
 "  --server NAME               label for RESULT lines\n"
-"  --scenarios LIST            login,idle,throughput,latency,fanout,labelled\n"
+"  --scenarios LIST            register,login,idle,throughput,latency,\n"
+"                              fanout,labelled (register: XEP-0077)\n"
 "  --duration S --drain S      per scenario (10, 5)\n"
 "  --sessions N                idle sessions (200)\n"
 "  --pairs N --window N        1:1 pairs, messages in flight per sender\n"
@@ -812,6 +843,8 @@ main(int argc, char **argv)
 		}
 		if (strcmp(s, "login") == 0) {
 			scenario_login(s);
+		} else if (strcmp(s, "register") == 0) {
+			scenario_register(s);
 		} else if (strcmp(s, "idle") == 0) {
 			scenario_idle(s);
 		} else if (strcmp(s, "throughput") == 0) {

@@ -663,6 +663,14 @@ login_step(struct conn *c, const char *el, size_t len)
 	case CS_FEAT2: {
 		if (!el_is(el, len, "stream:features"))
 			break;
+		if (O.registering) {
+			/* XEP-0077 in-band registration, for the peers' accounts. */
+			conn_sendf(c, "<iq type='set' id='reg1'><query xmlns="
+			    "'jabber:iq:register'><username>%s</username><password>"
+			    "%s</password></query></iq>", user, O.password);
+			c->st = CS_BIND;
+			break;
+		}
 		int m = O.mech;
 		if (m == MECH_AUTO) {
 			if (el_contains(el, len, ">SCRAM-SHA-256<"))
@@ -745,6 +753,17 @@ login_step(struct conn *c, const char *el, size_t len)
 		if (!el_is(el, len, "iq") || !el_attr(el, len, "id", id, sizeof id))
 			break;
 		el_attr(el, len, "type", type, sizeof type);
+		if (O.registering) {
+			/* An account that exists already is what we want. */
+			if (strcmp(type, "result") == 0 ||
+			    el_contains(el, len, "<conflict")) {
+				c->st = CS_READY;
+				c->ops->ready(c);
+			} else {
+				conn_fail(c, "registration refused");
+			}
+			return true;
+		}
 		if (strcmp(type, "result") != 0) {
 			conn_fail(c, c->st == CS_BIND ? "bind" : "session");
 			return true;
