@@ -1492,6 +1492,14 @@ audit_open(const char *dir, const struct audit_opts *opts, char *err,
 		goto fail;
 	}
 	log_exists = stat(a->log_path, &sb) == 0;
+	if (!log_exists && stat(a->head_path, &sb) == 0) {
+		/* A head names checkpoints of a log that is gone: starting
+		 * afresh would hide the removal. */
+		snprintf(err, errlen, "%s is missing but %s exists: the audit "
+		    "log was removed; restore it or move the folder aside",
+		    a->log_path, a->head_path);
+		goto fail;
+	}
 	if (audit_load_key(a, log_exists, err, errlen) != 0)
 		goto fail;
 	if (log_exists && audit_resume(a, err, errlen) != 0)

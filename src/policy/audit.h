@@ -131,7 +131,8 @@ struct audit;
  * an incomplete last line after the last checkpoint (a crash during a
  * write) is cut off with a warning, and a head file one checkpoint behind
  * the log (a crash between the two writes) is rewritten.  A log without
- * its key is refused rather than given a new key.  opts may be NULL
+ * its key is refused rather than given a new key, and so is a head file
+ * without its log (the log was removed).  opts may be NULL
  * (grants off, defaults).  Returns NULL with a reason in err (no secrets).
  */
 struct audit	*audit_open(const char *dir, const struct audit_opts *opts,

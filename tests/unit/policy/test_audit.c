@@ -517,6 +517,18 @@ test_swap_records(void **state)
 	lines_write(dir, &l);
 	expect_problem(dir, AUDIT_P_REORDERED, 2);
 	lines_free(&l);
+
+	/* A record written twice (replayed). */
+	new_dir(dir, sizeof(dir));
+	make_log(dir, 12, 5);
+	lines_read(dir, &l);
+	i = line_of_seq(&l, 12);
+	memmove(&l.v[i + 2], &l.v[i + 1], (l.n - i - 1) * sizeof(char *));
+	l.v[i + 1] = strdup(l.v[i]);
+	l.n++;
+	lines_write(dir, &l);
+	expect_problem(dir, AUDIT_P_REORDERED, 12);
+	lines_free(&l);
 }
 
 static void
@@ -667,6 +679,11 @@ test_crash_recovery(void **state)
 	}
 	assert_null(audit_open(copy, NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "fails verification"));
+
+	/* A removed log is not silently started afresh. */
+	assert_int_equal(unlink(join(copy, "audit.log")), 0);
+	assert_null(audit_open(copy, NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "was removed"));
 
 	/* A log whose key vanished is not given a new key. */
 	assert_int_equal(unlink(join(dir, "audit.key")), 0);
