@@ -291,7 +291,7 @@ class RawStream:
     """
 
     def __init__(self, server, port=None, timeout=STEP):
-        self.target = server
+        self.server = server
         self.timeout = timeout
         self.sock = socket.create_connection(
             ("127.0.0.1", port or server.c2s_port), timeout=timeout)
@@ -394,12 +394,14 @@ class RawStream:
         return True
 
     def wait(self, pred, timeout=None, what="element"):
-        """Wait for a top-level element matching pred; return it."""
+        """Wait for a top-level element matching pred; remove it from
+        self.elements (so a later wait cannot match it again) and return it."""
         deadline = time.monotonic() + (timeout or self.timeout)
         seen = 0
         while True:
-            for el in self.elements[seen:]:
+            for i, el in enumerate(self.elements[seen:], seen):
                 if pred(el):
+                    del self.elements[i]
                     return el
             seen = len(self.elements)
             left = deadline - time.monotonic()
