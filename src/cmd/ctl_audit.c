@@ -98,7 +98,7 @@ ctl_audit_main(const struct ctl_opts *o, int argc, char **argv)
 		return 2;
 	}
 	audit_show_filter_init(&flt);
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] :
 		    NULL;
 
@@ -127,7 +127,6 @@ ctl_audit_main(const struct ctl_opts *o, int argc, char **argv)
 			flt.limit = (uint64_t)v;
 		} else
 			goto usage;
-		i++;
 	}
 	if (dir_opt == NULL) {
 		const char *data = o->data_dir ? o->data_dir : "./liaison-data";
