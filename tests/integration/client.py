@@ -307,6 +307,8 @@ class RawStream:
         self.parse_error = None
 
     def tls_context(self):
+        if getattr(self, "context", None) is not None:
+            return self.context
         ctx = ssl.create_default_context()
         if self.server.ca_file:
             ctx.load_verify_locations(self.server.ca_file)

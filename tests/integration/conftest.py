@@ -53,7 +53,13 @@ def server(request, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _server_stays_alive(request, server):
+def _server_stays_alive(request):
+    # Only for tests that use the shared `server` (other suites in this
+    # folder may start their own servers).
+    if "server" not in request.fixturenames:
+        yield
+        return
+    server = request.getfixturevalue("server")
     marker = request.node.get_closest_marker("liaison_only")
     if marker and server.name != "liaison":
         pytest.skip("Liaison-only behaviour")

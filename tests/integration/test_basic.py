@@ -3,6 +3,8 @@
 import asyncio
 import datetime
 
+import pytest
+
 from client import Client, login_all, logout_all, run
 
 NS_PING = "urn:xmpp:ping"
@@ -168,3 +170,63 @@ def test_wrong_password_is_refused(server, new_user):
         assert good.mech_used == "SCRAM-SHA-256"
         await good.logout()
     run(scenario())
+
+
+def old_tls_context():
+    """A client that offers only TLS 1.0/1.1 (weak ciphers allowed)."""
+    import ssl
+    import warnings
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    return ctx
+
+
+def test_tls_older_than_1_2_is_refused(server):
+    import ssl
+    from client import RawStream, StreamClosed
+    for direct in (False, True):
+        s = RawStream(server, server.tls_port if direct else server.c2s_port)
+        s.context = old_tls_context()
+        try:
+            with pytest.raises((ssl.SSLError, OSError, StreamClosed)):
+                if direct:
+                    s.wrap_direct_tls()
+                    s.open_stream()
+                    s.wait_tag("http://etherx.jabber.org/streams", "features")
+                else:
+                    s.starttls()
+        finally:
+            s.close()
+
+
+@pytest.mark.liaison_only
+def test_liaison_dev_ca_verifies_server(server):
+    # liaisond creates DATA/certs/ca.pem; a client trusting it verifies the
+    # server certificate for the domain on both listeners.
+    import ssl
+    from client import RawStream
+    assert server.ca_file, "liaisond created no development CA at DATA/certs/ca.pem"
+    for port in (server.c2s_port, server.tls_port):
+        s = RawStream(server, port)
+        try:
+            if port == server.tls_port:
+                s.wrap_direct_tls()
+                s.open_stream()
+                s.wait_tag("http://etherx.jabber.org/streams", "features")
+            else:
+                s.starttls()
+            assert s.sock.version() in ("TLSv1.2", "TLSv1.3")
+            cert = s.sock.getpeercert()
+            names = [v for k, v in cert.get("subjectAltName", ()) if k == "DNS"]
+            assert server.domain in names, names
+        except ssl.SSLCertVerificationError as e:
+            raise AssertionError("server certificate does not verify against %s: %s"
+                                 % (server.ca_file, e))
+        finally:
+            s.close()
