@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime
+import re
 
 import pytest
 
@@ -42,7 +43,7 @@ def parse_stamp(stamp):
     s = stamp.replace("Z", "+00:00")
     if "." in s:  # fractions of a second, any precision
         head, rest = s.split(".", 1)
-        frac = "".join(ch for ch in rest if ch.isdigit())
+        frac = re.match(r"\d*", rest).group(0)
         s = head + "." + (frac + "000000")[:6] + rest[len(frac):]
     return datetime.datetime.fromisoformat(s)
 

@@ -192,6 +192,7 @@ def test_forged_from_is_restamped_or_refused(server, new_user):
             el = s.wait(lambda e: e.get("id") == "p1" or e.tag == "{%s}error" % NS_STREAM,
                         what="ping result or stream error")
             if el.tag == "{%s}error" % NS_STREAM:
+                s.elements.insert(0, el)
                 return s.jid, expect_stream_error(s, {"invalid-from"})
             return s.jid, None
         finally:
