@@ -61,6 +61,8 @@ passed = failed = skipped = 0
 for f in sorted(glob.glob(os.path.join(d, "meson*.json"))):
     p = q = 0
     for line in open(f):
+        if not line.strip():
+            continue
         r = json.loads(line)["result"]
         if r in ("OK", "EXPECTEDFAIL"): p += 1
         elif r == "SKIP": skipped += 1
