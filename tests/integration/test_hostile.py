@@ -239,3 +239,64 @@ def test_wrong_password_then_retry_on_same_stream(server, new_user):
     (first, second), a, b = under_attack(server, new_user, attack)
     assert first == "not-authorized"
     assert second == "success"
+
+
+HEADER = ("<?xml version='1.0'?><stream:stream to='%s' xmlns='%s' "
+          "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+
+# (id, what to send on a fresh plain connection, RFC 6120 conditions allowed)
+STREAM_LEVEL = [
+    ("host-unknown", lambda d: HEADER % ("nosuch.example", "jabber:client"),
+     {"host-unknown"}),                                         # §4.9.3.6
+    ("unsupported-stanza-type",
+     lambda d: HEADER % (d, "jabber:client") + "<stream:bogus/>",
+     # before authentication, §4.9.3.12 <not-authorized/> fits as well
+     {"unsupported-stanza-type", "not-authorized"}),            # §4.9.3.24
+    # §11.1 restricted XML: the RFC condition is <restricted-xml/>; Prosody
+    # answers <not-well-formed/>.
+    ("comment", lambda d: HEADER % (d, "jabber:client") + "<!-- hello -->",
+     {"restricted-xml", "not-well-formed"}),
+    ("processing-instruction",
+     lambda d: HEADER % (d, "jabber:client") + "<?evil data?>",
+     {"restricted-xml", "not-well-formed"}),
+]
+
+
+@pytest.mark.parametrize("payload,allowed", [(p, a) for _, p, a in STREAM_LEVEL],
+                         ids=[i for i, _, _ in STREAM_LEVEL])
+def test_stream_level_errors(server, new_user, payload, allowed):
+    def attack(a, b):
+        s = RawStream(server)
+        try:
+            s.send(payload(server.domain))
+            return expect_stream_error(s, allowed)
+        finally:
+            s.close()
+    assert under_attack(server, new_user, attack)[0] in allowed
+
+
+@pytest.mark.liaison_only
+def test_wrong_content_namespace_invalid_namespace(server, new_user):
+    # RFC 6120 §4.9.3.10 also covers a default namespace other than
+    # jabber:client; Prosody 0.12 accepts such a stream.
+    def attack(a, b):
+        s = RawStream(server)
+        try:
+            s.send(HEADER % (server.domain, "jabber:wrong"))
+            return expect_stream_error(s, {"invalid-namespace"})
+        finally:
+            s.close()
+    under_attack(server, new_user, attack)
+
+
+def test_unknown_top_level_element_after_auth(server, new_user):
+    # RFC 6120 §4.9.3.24: an authenticated stream, a first-level child that
+    # is no stanza -> <unsupported-stanza-type/>.
+    def attack(a, b):
+        s = raw_user(server, new_user)
+        try:
+            s.send("<stream:bogus/>")
+            return expect_stream_error(s, {"unsupported-stanza-type"})
+        finally:
+            s.close()
+    under_attack(server, new_user, attack)
