@@ -172,7 +172,16 @@ start_ejabberd() {	# port -> sets spid
 	ensure_pkg ejabberd ejabberdctl || return 1
 	local d="$tmp/ejabberd" node="bench$$@localhost"
 	mkdir -p "$d/spool" "$d/logs" && mkcert "$d"
-	[ -f /etc/ejabberd/ejabberdctl.cfg ] && cp /etc/ejabberd/ejabberdctl.cfg "$d/"
+	# Our own ejabberdctl.cfg: Debian's points at /etc/ejabberd/ejabberd.yml.
+	mkdir -p "$d/modules.d"
+	cat > "$d/ejabberdctl.cfg" <<EOF
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"
+EJABBERD_PID_PATH=$d/ejabberd.pid
+EJABBERD_CONFIG_PATH=$d/ejabberd.yml
+CONTRIB_MODULES_CONF_DIR=$d/modules.d
+ERL_MAX_PORTS=65536
+ERL_PROCESSES=500000
+EOF
 	[ -f /etc/ejabberd/inetrc ] && cp /etc/ejabberd/inetrc "$d/"
 	cat > "$d/ejabberd.yml" <<EOF
 # liaison-bench: a throwaway ejabberd on loopback.

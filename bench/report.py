@@ -105,6 +105,8 @@ def main():
           "another on the same cores as the generator.\n")
     print("| scenario | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
+    print("| server | " + " | ".join(
+        status.get(s, "ran") if s not in res else "ran" for s in cols) + " |")
     for title, sc, key, unit, extra in rows:
         cells = [cell(s, sc, key, unit, extra) for s in cols]
         if all(c in ("n/a", "missing") for c in cells):
