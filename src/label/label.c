@@ -497,6 +497,15 @@ label_group_parse(const struct xml_node *el, struct label_group *g,
 			    !xml_is(c, SECLABEL_NS, "equivalentlabel"))
 				continue;
 			XML_FOREACH_CHILD(c, le) {
+				/* A 4778 BindingInformation in <label> is
+				 * accepted as well as a bare label (NOTES §4:
+				 * accept both forms on input). */
+				if (xml_is(le, MB_NS, "BindingInformation")) {
+					if ((rc = label_group_parse(le, g, err,
+					    errlen)) != 0)
+						return rc;
+					continue;
+				}
 				if (kind_of(le) == 0)
 					continue;
 				if ((rc = group_add_el(le, g, err, errlen)) != 0)
