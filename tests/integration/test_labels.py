@@ -735,6 +735,39 @@ def test_audit_verify_and_tamper(servers, tmp_path):
     assert srv.audit_verify().returncode == 0
 
 
+def test_audit_records_grants_when_configured(servers):
+    """With audit_grants = "all" a delivered labelled message is a GRANT
+    record (with its marking, never its body); without it, only refusals
+    are recorded."""
+    srv = servers(config='audit_grants = "all";\n', name="all")
+    off = servers(name="off")
+
+    async def body():
+        out = {}
+        for s in (srv, off):
+            alice = await lk.connect(s, "alice")
+            bob = await lk.connect(s, "bob")
+            text = "granted " + lk.new_id()
+            ok = alice.send_msg(s.jid("bob"), text,
+                                label="nato-restricted.xml")
+            bad = alice.send_msg(s.jid("bob"), "refused " + lk.new_id(),
+                                 label="nato-secret-rel-xzo.xml")
+            assert_delivered(await bob.wait_for(bob.is_body(text)),
+                             "nato-restricted.xml", text)
+            await alice.wait_for(alice.is_error_for(bad))
+            found, show = await audit_lines_for(s, [bad])
+            out[s] = (ok, text, show)
+            await lk.close_all(alice, bob)
+        ok, text, _ = out[srv]
+        found, show = await audit_lines_for(srv, [ok])
+        assert "GRANT" in found[ok].upper(), found[ok]
+        assert "DEMO-NATO RESTRICTED" in found[ok], found[ok]
+        assert text not in show
+        ok, text, show = out[off]
+        assert ok not in show, show
+    lk.run(body)
+
+
 # --- 5. modes, catalog, clearances ---------------------------------------
 
 def test_default_label(servers):
