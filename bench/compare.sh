@@ -10,6 +10,8 @@
 #   bench/compare.sh --smoke    a few seconds: start, connect, exchange, exit
 #   options: --servers liaison,prosody,ejabberd,relay  --build DIR  --no-install
 #            --keep (keep the temp folder)  --label-file F
+#            --scenarios LIST (register is added for the peers)
+#            --bench-build DIR (where liaison-bench and bench-relay are)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 mode=default
@@ -18,16 +20,20 @@ build="${LIAISON_BUILD:-}"
 install=1
 keep=0
 label_file=""
+only_scen=""
+bench_build=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) mode=quick ;;
 	--smoke) mode=smoke; install=0 ;;
 	--servers) servers="$2"; shift ;;
 	--build) build="$2"; shift ;;
+	--bench-build) bench_build="$2"; shift ;;
 	--no-install) install=0 ;;
 	--keep) keep=1 ;;
+	--scenarios) only_scen="$2"; shift ;;
 	--label-file) label_file="$2"; shift ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h|--help) sed -n "2,15p" "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -36,20 +42,21 @@ done
 case $mode in
 smoke)	dur=1; drain=2; users=4; pairs=2; sessions=4; rate=200; fan_users=2
 	fan_rate=10; conc=4; scen="register,throughput,latency" ;;
-quick)	dur=3; drain=3; users=100; pairs=25; sessions=200; rate=1000
+quick)	dur=3; drain=3; users=300; pairs=25; sessions=300; rate=1000
 	fan_users=42; fan_rate=50; conc=32
 	scen="register,login,idle,throughput,latency,fanout,labelled" ;;
-*)	dur=20; drain=5; users=1000; pairs=50; sessions=1000; rate=2000
+*)	dur=20; drain=5; users=2000; pairs=50; sessions=2000; rate=2000
 	fan_users=84; fan_rate=100; conc=64
 	scen="register,login,idle,throughput,latency,fanout,labelled" ;;
 esac
+[ -n "$only_scen" ] && scen="register,$only_scen"
 domain=localhost
 password=benchpass
 
 # The bench and the relay: from the given build folder, else build/, else
 # our own build-bench/ (built when missing).
 find_build() {
-	for d in "$build" "$top/build" "$top/build-bench"; do
+	for d in "$bench_build" "$build" "$top/build" "$top/build-bench"; do
 		[ -n "$d" ] && [ -x "$d/liaison-bench" ] && [ -x "$d/bench-relay" ] &&
 		    { echo "$d"; return 0; }
 	done
@@ -220,10 +227,13 @@ EOF
 	    --spool "$d/spool" --logs "$d/logs" --node "$node" "$@"; }
 	ejctl foreground >"$d/stdout.log" 2>&1 &
 	pids+=("$!")
-	wait_port "$1" 60 || return 1
+	local ok=0
+	wait_port "$1" 60 || ok=1
+	# The VM itself, by its unique node name, stopped at the end even when
+	# ejabberd failed to start inside it.
 	spid=$(pgrep -f "beam.smp.*$node" | head -1)
 	[ -n "$spid" ] && pids+=("$spid")
-	return 0
+	return $ok
 }
 
 start_liaison() {	# port -> sets spid
