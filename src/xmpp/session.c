@@ -28,6 +28,9 @@ static void xs_stream_start(void *ctx, const struct xml_node *el,
 static void xs_element(void *ctx, struct xml_node *el);
 static void xs_stream_end(void *ctx);
 
+static void session_reply_error(struct session *s, const struct xml_node *st,
+    const char *type, const char *cond, const char *text);
+
 static const struct conn_cbs session_cbs = {
 	.on_data = sess_on_data,
 	.on_close = sess_on_close,
@@ -641,7 +644,7 @@ bind_finish(struct server *srv, struct user *u, void *arg)
 		}
 	}
 	if (u->nsessions >= srv->cfg->resources_max) {
-		router_bounce(srv, br->iq, "wait", "resource-constraint",
+		session_reply_error(s, br->iq, "wait", "resource-constraint",
 		    "too many sessions for this account");
 		return;
 	}
@@ -699,7 +702,7 @@ handle_bind(struct session *s, struct xml_node *iq)
 	int rc;
 
 	if (s->state == SS_BOUND) {
-		router_bounce(srv, iq, "cancel", "not-allowed",
+		session_reply_error(s, iq, "cancel", "not-allowed",
 		    "resource already bound");
 		xml_node_free(iq);
 		return;
@@ -715,7 +718,7 @@ handle_bind(struct session *s, struct xml_node *iq)
 	    L_ERR_NOMEM;
 	free(res);
 	if (rc != L_OK) {
-		router_bounce(srv, iq, "modify", "bad-request",
+		session_reply_error(s, iq, "modify", "bad-request",
 		    "invalid resource");
 		xml_node_free(iq);
 		return;
@@ -848,6 +851,20 @@ struct reg_req {
 	struct xml_node *iq;
 };
 
+/* An error reply straight to this session: before binding there is no
+ * address to route it to. */
+static void
+session_reply_error(struct session *s, const struct xml_node *st,
+    const char *type, const char *cond, const char *text)
+{
+	struct xml_node *r = stanza_error_reply(st, type, cond, text);
+
+	if (r != NULL) {
+		session_send(s, r);
+		xml_node_free(r);
+	}
+}
+
 static void
 reg_done(void *arg, int rc)
 {
@@ -863,10 +880,10 @@ reg_done(void *arg, int rc)
 				xml_node_free(r);
 			}
 		} else if (rc == L_ERR_EXISTS) {
-			router_bounce(rr->srv, rr->iq, "cancel", "conflict",
+			session_reply_error(s, rr->iq, "cancel", "conflict",
 			    NULL);
 		} else {
-			router_bounce(rr->srv, rr->iq, "wait",
+			session_reply_error(s, rr->iq, "wait",
 			    "internal-server-error", NULL);
 		}
 	}
@@ -932,19 +949,19 @@ register_preauth(struct session *s, struct xml_node *iq)
 		goto out;
 	}
 	if (type == NULL || strcmp(type, "set") != 0) {
-		router_bounce(srv, iq, "modify", "bad-request", NULL);
+		session_reply_error(s, iq, "modify", "bad-request", NULL);
 		goto out;
 	}
 	user = xml_child_text(q, XMLNS_REGISTER, "username");
 	pass = xml_child_text(q, XMLNS_REGISTER, "password");
 	if (user == NULL || pass == NULL || pass[0] == '\0' ||
 	    jid_prep_node(user, &node) != L_OK) {
-		router_bounce(srv, iq, "modify", "not-acceptable", NULL);
+		session_reply_error(s, iq, "modify", "not-acceptable", NULL);
 		goto out;
 	}
 	snprintf(bare, sizeof bare, "%s@%s", node, srv->cfg->domain);
 	if (server_make_creds(pass, creds) != L_OK) {
-		router_bounce(srv, iq, "modify", "not-acceptable", NULL);
+		session_reply_error(s, iq, "modify", "not-acceptable", NULL);
 		goto out;
 	}
 	rr = malloc(sizeof *rr);
@@ -960,7 +977,7 @@ register_preauth(struct session *s, struct xml_node *iq)
 	    L_OK) {
 		iq = rr->iq;
 		free(rr);
-		router_bounce(srv, iq, "wait", "internal-server-error", NULL);
+		session_reply_error(s, iq, "wait", "internal-server-error", NULL);
 	}
 	l_wipe(creds, sizeof creds);
 out:
