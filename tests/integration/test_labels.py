@@ -145,7 +145,7 @@ def server():
 
 
 @pytest.fixture
-def servers(tmp_path):
+def servers(tmp_path, server):
     """A factory of liaisond instances; all are stopped at the end and the
     test fails if one crashed or did not stop cleanly."""
     made = []
@@ -156,6 +156,7 @@ def servers(tmp_path):
         for node, clr in users.items():
             s.add_user(node, clearance=clr)
         made.append(s)
+        server.log = s.log_path  # shown by conftest's failure report
         if start:
             s.start()
         return s
