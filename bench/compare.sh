@@ -8,14 +8,14 @@
 #   bench/compare.sh            default run, at most ~15 minutes
 #   bench/compare.sh --quick    at most ~2 minutes
 #   bench/compare.sh --smoke    a few seconds: start, connect, exchange, exit
-#   options: --servers liaison,prosody,ejabberd,relay  --build DIR  --no-install
+#   options: --servers liaison,liaison-labelled,prosody,ejabberd,relay  --build DIR  --no-install
 #            --keep (keep the temp folder)  --label-file F
 #            --scenarios LIST (register is added for the peers)
 #            --bench-build DIR (where liaison-bench and bench-relay are)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 mode=default
-servers="liaison,prosody,ejabberd,relay"
+servers="liaison,liaison-labelled,prosody,ejabberd,relay"
 build="${LIAISON_BUILD:-}"
 install=1
 keep=0
@@ -236,11 +236,16 @@ EOF
 	return $ok
 }
 
-start_liaison() {	# port -> sets spid
+start_liaison() {	# port [labels] -> sets spid
 	[ -x "$lbuild/liaisond" ] || return 1
-	local d="$tmp/liaison"
+	local d="$tmp/liaison${2:-}" spif=()
+	# Labelled runs load the demo policy; with a policy loaded, unlabelled
+	# messages are refused, so the unlabelled figures come from a run
+	# without one (the server's fast path, as deployed without labels).
+	[ -n "${2:-}" ] && spif=(--spif "$top/policies/demo-nato.xml")
 	"$lbuild/liaisond" --data "$d" --domain "$domain" --listen "127.0.0.1:$1" \
-	    --listen-tls "127.0.0.1:$(($1 + 1))" >"$tmp/liaison.log" 2>&1 &
+	    --listen-tls "127.0.0.1:$(($1 + 1))" "${spif[@]}" \
+	    >"$tmp/liaison.log" 2>&1 &
 	spid=$!
 	pids+=("$spid")
 	wait_port "$1" 20 || return 1
@@ -254,6 +259,14 @@ start_liaison() {	# port -> sets spid
 		"$lbuild/liaisonctl" --data "$d" user add "fan$i@$domain" "$password" \
 		    >>"$tmp/liaisonctl.log" 2>&1 || return 1
 	done
+	# Clearances for the message pairs, when labelled messages run.
+	if [ ${#spif[@]} -gt 0 ]; then
+		for i in $(seq 0 $((2 * pairs - 1))); do
+			"$lbuild/liaisonctl" --data "$d" clearance set "bench$i@$domain" \
+			    "$top/bench/labels/clearance-natosecret.xml" \
+			    >>"$tmp/liaisonctl.log" 2>&1 || { label_file=""; break; }
+		done
+	fi
 }
 
 common=(--domain "$domain" --password "$password" --users "$users"
@@ -282,25 +295,30 @@ for s in "${list[@]}"; do
 	ejabberd) start_ejabberd "$port" ;;
 	liaison)
 		sc="${scen/register,/}"
-		[ -n "$label_file" ] && extra=(--label-file "$label_file")
-		[ -z "$label_file" ] && [ -f "$top/bench/label/message-label.xml" ] &&
-		    extra=(--label-file "$top/bench/label/message-label.xml")
+		sc="${sc/,labelled/}"
 		start_liaison "$port" ;;
+	liaison-labelled)
+		[ -z "$label_file" ] &&
+		    label_file="$top/bench/labels/securitylabel-nato-restricted.xml"
+		extra=(--label-file "$label_file")
+		sc="labelled"
+		[ -f "$top/policies/demo-nato.xml" ] && start_liaison "$port" -labelled ;;
 	*) echo "compare.sh: unknown server $s" >&2; continue ;;
 	esac
 	rc=$?
 	if [ "$s" != relay ] && [ $rc -ne 0 ]; then
 		why="missing"
-		[ "$s" = liaison ] && [ -x "$lbuild/liaisond" ] && why="failed_to_start"
+		[ "${s#liaison}" != "$s" ] && [ -x "$lbuild/liaisond" ] && why="failed_to_start"
+		[ "$s" = liaison-labelled ] && { echo "== $s: $why"; continue; }
 		echo "== $s: $why (not measured)"
 		echo "RESULT scenario=all server=$s status=$why" >> "$out"
 		continue
 	fi
-	[ "$s" != liaison ] && sc="${sc/,labelled/}"
+	[ "${s#liaison}" = "$s" ] && sc="${sc/,labelled/}"
 	echo "== $s (port $port${spid:+, pid $spid})"
 	pidopt=()
 	[ -n "$spid" ] && pidopt=(--server-pid "$spid")
-	timeout $((dur * 40 + 300)) "$BENCH" --port "$port" --server "$s" \
+	timeout $((dur * 40 + 300)) "$BENCH" --port "$port" --server "${s%-labelled}" \
 	    --scenarios "$sc" "${common[@]}" "${pidopt[@]}" "${extra[@]}" \
 	    2>"$tmp/$s.err" | tee -a "$out" | grep -v '^RESULT'
 	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "== $s: bench failed"; status=1; }
