@@ -68,6 +68,8 @@ static const struct setting settings[] = {
 	  "Simultaneous sessions (resources) per account." },
 	{ "registration", T_BOOL, OFF(registration), false, NULL, 0, 0, 1,
 	  "Allow in-band registration (XEP-0077) over TLS." },
+	{ "user", T_STR, OFF(run_as), false, "", 0, 0, 0,
+	  "When started as root: the unprivileged user to become once the ports are bound (\"\" = stay)." },
 	{ "server_name", T_STR, OFF(server_name), false, "Liaison", 0, 0, 0,
 	  "Name given in disco identity and software version replies." },
 	{ "spif", T_STRLIST, LOFF(spif), true, "", 0, 0, 0,

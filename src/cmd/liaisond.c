@@ -5,8 +5,11 @@
  * and 127.0.0.1:5223 (direct TLS).  -c FILE reads a libconfig file; the
  * command-line options override it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +42,55 @@ on_signal(int sig)
 	(void)sig;
 	if (stop_async != NULL)
 		ev_async_signal(stop_async);
+}
+
+/* Gives the data folder to `user` and becomes it, for good: the ports
+ * are bound and the files open, so nothing else needs root. */
+static int
+drop_privileges(const char *user, const char *data_dir)
+{
+	struct passwd *pw;
+	char cmd_err[256];
+	const char *sub[] = { "", "/certs", "/audit" };
+
+	if (user == NULL || user[0] == '\0' || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "liaisond: no such user '%s'\n", user);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+		char path[4096];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(path, sizeof path, "%s%s", data_dir, sub[i]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		(void)!chown(path, pw->pw_uid, pw->pw_gid);
+		while ((de = readdir(d)) != NULL) {
+			char f[4400];
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+			(void)!chown(f, pw->pw_uid, pw->pw_gid);
+		}
+		closedir(d);
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		snprintf(cmd_err, sizeof cmd_err, "%s", strerror(errno));
+		fprintf(stderr, "liaisond: cannot become %s: %s\n", user,
+		    cmd_err);
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "liaisond: still able to regain root\n");
+		return -1;
+	}
+	log_info("running as %s", user);
+	return 0;
 }
 
 static void
@@ -240,6 +292,13 @@ main(int argc, char **argv)
 		}
 	} else {
 		server_set_policy(the_server, &no_policy, false);
+	}
+	if (drop_privileges(cfg.run_as, cfg.data_dir) != 0) {
+		server_free(the_server);
+		glue_free(glue);
+		policy_free(pol);
+		config_holder_free(holder);
+		return 1;
 	}
 	stop_async = ev_async_new(the_server->loop, on_stop, NULL);
 	signal(SIGINT, on_signal);

@@ -75,6 +75,7 @@ struct server_config {
 	unsigned resources_max;		/* sessions per user */
 	bool registration;		/* XEP-0077 in-band registration */
 	const char *server_name;	/* XEP-0092 name */
+	const char *run_as;		/* user to become after binding */
 };
 
 /* Stanza error conditions (RFC 6120 §8.3.3), by their element name. */
