@@ -438,6 +438,7 @@ static void
 scenario_idle(const char *name)
 {
 	int n = O.sessions < O.users ? O.sessions : O.users;
+	settle(1);	/* let the previous step's garbage go before the baseline */
 	long base = O.server_pid ? server_rss_kb(O.server_pid) : -1;
 	uint64_t t0 = now_ns();
 	int ready = sessions_open(n, O.prefix, &idle_ops);

@@ -42,12 +42,12 @@ done
 case $mode in
 smoke)	dur=1; drain=2; users=4; pairs=2; sessions=4; rate=200; fan_users=2
 	fan_rate=10; conc=4; scen="register,throughput,latency" ;;
-quick)	dur=3; drain=3; users=300; pairs=25; sessions=300; rate=1000
+quick)	dur=2; drain=2; users=150; pairs=25; sessions=150; rate=1000
 	fan_users=42; fan_rate=50; conc=32
-	scen="register,login,idle,throughput,latency,fanout,labelled" ;;
+	scen="register,idle,login,throughput,latency,fanout,labelled" ;;
 *)	dur=20; drain=5; users=2000; pairs=50; sessions=2000; rate=2000
 	fan_users=84; fan_rate=100; conc=64
-	scen="register,login,idle,throughput,latency,fanout,labelled" ;;
+	scen="register,idle,login,throughput,latency,fanout,labelled" ;;
 esac
 [ -n "$only_scen" ] && scen="register,$only_scen"
 domain=localhost

@@ -72,6 +72,8 @@ def main():
             return "n/a"
         if kv.get("status"):
             return kv["status"]
+        if key == "kb_per_session" and float(kv.get(key, 0)) < 0:
+            return "n/m (RSS fell)"
         txt = fmt(kv.get(key), unit)
         if extra:
             e = extra(kv)
