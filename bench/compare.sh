@@ -320,7 +320,7 @@ for s in "${list[@]}"; do
 	[ -n "$spid" ] && pidopt=(--server-pid "$spid")
 	timeout $((dur * 40 + 300)) "$BENCH" --port "$port" --server "${s%-labelled}" \
 	    --scenarios "$sc" "${common[@]}" "${pidopt[@]}" "${extra[@]}" \
-	    2>"$tmp/$s.err" | tee -a "$out" | grep -v '^RESULT'
+	    2>"$tmp/$s.err" | tee -a "$out"
 	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "== $s: bench failed"; status=1; }
 	# Stop this server before the next one runs: they share the cores.
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
