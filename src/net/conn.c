@@ -24,7 +24,10 @@
 #define CONN_DEFAULT_MAX_OUT	(1024 * 1024)
 #define CONN_DEFAULT_BUDGET	(64 * 1024)
 #define CONN_EAGER_FLUSH	(64 * 1024)	/* flush in conn_write above */
-#define CONN_KEEP_CAP		(64 * 1024)	/* larger empty queues freed */
+/* An empty output queue is freed: an idle session then holds no output
+ * buffer (memory per idle session), and one malloc per burst of writes
+ * costs little beside the TLS record it feeds. */
+#define CONN_KEEP_CAP		0
 #define CONN_CLOSE_MS		10000		/* graceful flush bound */
 #define CONN_LINGER_MS		2000		/* wait for the peer's FIN */
 
@@ -488,6 +491,12 @@ conn_do_read(struct conn *c)
 		rc = conn_ssl_error(c, r, &want, "TLS read failed");
 		if (rc == L_AGAIN && want == EV_WRITE)
 			c->ssl_rd_wants_wr = 1;
+		/* OpenSSL allocates its 17 KB read buffer before it learns
+		 * the socket is empty, and SSL_MODE_RELEASE_BUFFERS does not
+		 * free it on that path: give it back so an idle connection
+		 * holds no record buffer (it refuses while data is held). */
+		if (rc == L_AGAIN && want == EV_READ && !SSL_has_pending(c->ssl))
+			(void)SSL_free_buffers(c->ssl);
 		if (rc == L_AGAIN && !c->dead)
 			conn_update_mask(c);
 		return;

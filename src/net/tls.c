@@ -100,6 +100,9 @@ tls_server_ctx_new(const char *cert_file, const char *key_file,
 		tls_err(err, errlen, "TLS settings", NULL);
 		goto err;
 	}
+	/* Resumption by stateless tickets only: no server-side session
+	 * cache growing with every connection ever made. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		tls_err(err, errlen, "certificate", cert_file);
 		goto err;

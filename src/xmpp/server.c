@@ -7,6 +7,7 @@
 #include "xmpp/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,30 @@ store_ready(struct ev_loop *loop, int fd, int events, void *arg)
 	(void)fd;
 	(void)events;
 	store_dispatch(srv->store);
+}
+
+/*
+ * TLS handshakes and SASL leave large transient allocations behind; glibc
+ * keeps the freed pages, so an idle server would hold several times the
+ * memory its sessions use.  Once a second, if connections came or went,
+ * the free pages go back to the system.
+ */
+static void
+trim_tick(struct ev_loop *loop, void *arg)
+{
+	struct server *srv = arg;
+
+	/* Trim once the churn has settled: a tick with no new connection
+	 * after some, so the log-in work that followed them is done too. */
+	if (srv->conn_churn == srv->churn_last_tick &&
+	    srv->conn_churn != srv->churn_at_trim) {
+		srv->churn_at_trim = srv->conn_churn;
+		malloc_trim(0);
+		log_debug("trimmed the heap after %llu connection events",
+		    (unsigned long long)srv->conn_churn);
+	}
+	srv->churn_last_tick = srv->conn_churn;
+	srv->trim_timer = ev_timer_add(loop, 1000, trim_tick, srv);
 }
 
 static int
@@ -106,6 +131,7 @@ server_new(const struct server_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the event loop");
 		goto fail;
 	}
+	srv->trim_timer = ev_timer_add(srv->loop, 1000, trim_tick, srv);
 	if (ev_io_add(srv->loop, store_notify_fd(srv->store), EV_READ,
 	    store_ready, srv) != 0) {
 		snprintf(err, errlen, "cannot watch the store");

@@ -152,6 +152,10 @@ struct server {
 	struct buf scratch;		/* serialization, loop thread only */
 	uint64_t stats_stanzas_in;
 	uint64_t stats_stanzas_out;
+	uint64_t conn_churn;		/* connections opened or closed */
+	uint64_t churn_at_trim;
+	uint64_t churn_last_tick;
+	uint64_t trim_timer;
 };
 
 /* Creates the server: opens the store and TLS context from cfg, creates

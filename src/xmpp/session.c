@@ -114,6 +114,7 @@ session_new(struct conn *c, struct server *srv)
 		goto fail;
 	s->id = conn_id(c);
 	s->srv = srv;
+	srv->conn_churn++;
 	s->conn = c;
 	s->xs = xml_stream_new(&lim, &session_xs_cbs, s);
 	if (s->xs == NULL)
@@ -143,10 +144,8 @@ static void
 session_free(struct session *s)
 {
 	struct server *srv = s->srv;
-	const char *k;
-	size_t i = 0;
 
-	(void)k;
+	srv->conn_churn++;
 	if (s->auth_timer)
 		ev_timer_cancel(srv->loop, s->auth_timer);
 	if (s->state == SS_BOUND || s->user != NULL)
@@ -163,7 +162,6 @@ session_free(struct session *s)
 		s->user = NULL;
 	}
 	hmap_del(&srv->sessions, &s->id, sizeof s->id);
-	(void)i;
 	hmap_cleanup(&s->directed);
 	xml_node_free(s->presence);
 	sasl_free(s->sasl);
