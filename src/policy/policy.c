@@ -32,18 +32,31 @@
 #define NS_CARBONS	"urn:xmpp:carbons:2"
 #define NS_FORWARD	"urn:xmpp:forward:0"
 
-/* What one stanza's label resolved to; valid until policy_stanza_done. */
-struct stanza_cache {
-	const struct xml_node *sl;	/* the securitylabel element */
-	bool parsed;
+/*
+ * What one distinct securitylabel resolved to.  Labels repeat: most
+ * messages of an exercise carry one of a handful.  So the parsed group,
+ * its interned entries per policy, digest and marking are kept in a
+ * bounded cache keyed by the label's content (the securitylabel without
+ * the client's displaymarking, compared exactly, not only by hash), and
+ * a message whose label was seen before costs a hash and a compare.
+ */
+struct lcache_ent {
+	struct lcache_ent *next;	/* same hash */
+	uint64_t h;
+	struct xml_node *key;		/* the securitylabel, no marking */
 	int parse_rc;
 	char why[256];
 	struct label_group g;
 	const struct label_entry *by_spif[POLICY_MAX_SPIF];
 	bool tried[POLICY_MAX_SPIF];
 	char digest[65];
+	bool marked;
+	const struct label_entry *mark_entry;
+	const char *fg, *bg;
 	char marking[AUDIT_MARKING_MAX];
 };
+
+#define LCACHE_MAX	1024
 
 struct policy {
 	struct spif_set set;
@@ -52,27 +65,52 @@ struct policy {
 	struct acdf_cache cache;
 	struct xml_node *default_sl;	/* securitylabel with the default */
 	bool require_labels;
+	bool audit_grants;
 	struct clearance *default_clr;
 	struct clearance *caps[POLICY_MAX_CAPS];
 	int ncaps;
 	struct catalog *catalog;
 	struct audit *audit;
-	struct stanza_cache sc;
+	struct hmap lcache;		/* hash -> struct lcache_ent chain */
+	size_t nlcache;
+	const struct xml_node *cur_sl;	/* this stanza's label element */
+	struct lcache_ent *cur;		/* and what it resolved to */
 	struct buf scratch;
 };
 
 static void
-sc_reset(struct stanza_cache *sc)
+lcache_ent_free(struct lcache_ent *e)
 {
-	if (sc->parsed)
-		label_group_cleanup(&sc->g);
-	memset(sc, 0, sizeof *sc);
+	while (e != NULL) {
+		struct lcache_ent *next = e->next;
+
+		label_group_cleanup(&e->g);
+		xml_node_free(e->key);
+		free(e);
+		e = next;
+	}
+}
+
+static void
+lcache_clear(struct policy *p)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(&p->lcache, &it, NULL, NULL, &v))
+		lcache_ent_free(v);
+	hmap_cleanup(&p->lcache);
+	hmap_init(&p->lcache);
+	p->nlcache = 0;
+	p->cur = NULL;
+	p->cur_sl = NULL;
 }
 
 void
 policy_stanza_done(struct policy *p)
 {
-	sc_reset(&p->sc);
+	p->cur_sl = NULL;
+	p->cur = NULL;
 }
 
 bool
@@ -172,6 +210,7 @@ policy_new(const struct policy_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	spif_set_init(&p->set);
+	hmap_init(&p->lcache);
 	buf_init(&p->scratch, 0);
 	if (cfg->nspif == 0 || cfg->nspif > POLICY_MAX_SPIF) {
 		snprintf(err, errlen, "labels need 1 to %d SPIF files",
@@ -231,6 +270,7 @@ policy_new(const struct policy_config *cfg, char *err, size_t errlen)
 		}
 		xml_node_free(root);
 	}
+	p->audit_grants = cfg->audit.grants != AUDIT_GRANTS_OFF;
 	if (cfg->audit_dir != NULL) {
 		p->audit = audit_open(cfg->audit_dir, &cfg->audit, e,
 		    sizeof e);
@@ -250,7 +290,7 @@ policy_free(struct policy *p)
 {
 	if (p == NULL)
 		return;
-	sc_reset(&p->sc);
+	lcache_clear(p);
 	if (p->audit != NULL)
 		audit_close(p->audit);
 	catalog_free(p->catalog);
@@ -456,90 +496,172 @@ hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Parses sl into the per-stanza cache (once per stanza). */
+static bool
+is_marking(const struct xml_node *c)
+{
+	return c->type == XML_NODE_ELEM &&
+	    xml_is(c, NS_SECLABEL, "displaymarking");
+}
+
+/* The content hash of a securitylabel, its displaymarking left out. */
+static uint64_t
+seclabel_hash(const struct xml_node *sl)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const struct xml_node *c = sl->first; c != NULL; c = c->next)
+		if (!is_marking(c))
+			h = xml_hash(c, h);
+	return h;
+}
+
+/* Same content as a cache key (which has no displaymarking)? */
+static bool
+seclabel_equal(const struct xml_node *key, const struct xml_node *sl)
+{
+	const struct xml_node *x = key->first, *y = sl->first;
+
+	for (;;) {
+		while (y != NULL && is_marking(y))
+			y = y->next;
+		if (x == NULL || y == NULL)
+			return x == NULL && y == NULL;
+		if (!xml_equal(x, y))
+			return false;
+		x = x->next;
+		y = y->next;
+	}
+}
+
+/* Resolves sl through the label cache; p->cur is then its entry. */
 static int
 sc_load(struct policy *p, const struct xml_node *sl)
 {
-	struct stanza_cache *sc = &p->sc;
+	struct lcache_ent *e, *head;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
+	uint64_t h;
 
-	if (sc->sl == sl && sc->parsed)
-		return sc->parse_rc;
-	sc_reset(sc);
-	sc->sl = sl;
-	sc->parsed = true;
-	label_group_init(&sc->g);
-	sc->parse_rc = label_group_parse(sl, &sc->g, sc->why, sizeof sc->why);
-	if (sc->parse_rc == L_OK && sc->g.n == 0) {
-		snprintf(sc->why, sizeof sc->why, "no label in securitylabel");
-		sc->parse_rc = L_ERR_INVAL;
+	if (p->cur_sl == sl && p->cur != NULL)
+		return p->cur->parse_rc;
+	h = seclabel_hash(sl);
+	head = hmap_get(&p->lcache, &h, sizeof h);
+	for (e = head; e != NULL; e = e->next)
+		if (e->h == h && seclabel_equal(e->key, sl))
+			goto found;
+	if (p->nlcache >= LCACHE_MAX) {
+		lcache_clear(p);
+		head = NULL;
 	}
-	if (sc->parse_rc != L_OK)
-		return sc->parse_rc;
-	buf_reset(&p->scratch);
-	if (label_canonical(sc->g.v[0], &p->scratch) == L_OK &&
-	    EVP_Digest(p->scratch.data ? p->scratch.data : "",
-	    p->scratch.len, md, &mdlen, EVP_sha256(), NULL) == 1)
-		hex(md, mdlen, sc->digest);
-	return L_OK;
+	e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return L_ERR_NOMEM;
+	e->h = h;
+	label_group_init(&e->g);
+	e->key = xml_node_copy(sl);
+	if (e->key == NULL) {
+		free(e);
+		return L_ERR_NOMEM;
+	}
+	for (struct xml_node *c = e->key->first, *next; c != NULL; c = next) {
+		next = c->next;
+		if (is_marking(c)) {
+			xml_detach(c);
+			xml_node_free(c);
+		}
+	}
+	e->parse_rc = label_group_parse(sl, &e->g, e->why, sizeof e->why);
+	if (e->parse_rc == L_OK && e->g.n == 0) {
+		snprintf(e->why, sizeof e->why, "no label in securitylabel");
+		e->parse_rc = L_ERR_INVAL;
+	}
+	if (e->parse_rc == L_OK) {
+		buf_reset(&p->scratch);
+		if (label_canonical(e->g.v[0], &p->scratch) == L_OK &&
+		    EVP_Digest(p->scratch.data ? p->scratch.data : "",
+		    p->scratch.len, md, &mdlen, EVP_sha256(), NULL) == 1)
+			hex(md, mdlen, e->digest);
+	}
+	e->next = head;
+	if (hmap_put(&p->lcache, &h, sizeof h, e, NULL) != L_OK) {
+		e->next = NULL;
+		lcache_ent_free(e);
+		return L_ERR_NOMEM;
+	}
+	p->nlcache++;
+found:
+	p->cur = e;
+	p->cur_sl = sl;
+	return e->parse_rc;
 }
 
 /* The interned label in policy i: the originator or an alternative
  * already in that policy, else a mapping of the originator.  NULL when
- * no label in that policy exists or can be made. */
+ * no label in that policy exists or can be made.  Kept in the entry. */
 static const struct label_entry *
 sc_entry(struct policy *p, int i)
 {
-	struct stanza_cache *sc = &p->sc;
+	struct lcache_ent *e = p->cur;
 	const struct spif *s;
 	const struct label *l;
 	struct label *mapped = NULL;
 	struct acdf_reason why;
 
-	if (i < 0 || i >= (int)p->set.n || i >= POLICY_MAX_SPIF)
+	if (e == NULL || i < 0 || i >= (int)p->set.n || i >= POLICY_MAX_SPIF)
 		return NULL;
-	if (sc->tried[i])
-		return sc->by_spif[i];
-	sc->tried[i] = true;
+	if (e->tried[i])
+		return e->by_spif[i];
+	e->tried[i] = true;
 	s = p->set.v[i];
-	l = label_group_find(&sc->g, s);
+	l = label_group_find(&e->g, s);
 	if (l == NULL) {
 		const struct spif *os = spif_set_find(&p->set,
-		    sc->g.v[0]->policy);
+		    e->g.v[0]->policy);
 
-		if (os == NULL || equiv_map(&p->set, sc->g.v[0], s, &mapped,
+		if (os == NULL || equiv_map(&p->set, e->g.v[0], s, &mapped,
 		    &why) != L_OK)
 			return NULL;
 		l = mapped;
 	}
-	if (label_intern(&p->table, l, &sc->by_spif[i]) != L_OK)
-		sc->by_spif[i] = NULL;
+	if (label_intern(&p->table, l, &e->by_spif[i]) != L_OK)
+		e->by_spif[i] = NULL;
 	label_free(mapped);
-	return sc->by_spif[i];
+	return e->by_spif[i];
 }
 
-/* The marking of the stanza's label in the governing policy (or its
- * own), into sc->marking; also returns the entry used. */
+/* The marking of the label in the governing policy (or its own), with
+ * its colours; computed once per distinct label. */
 static const struct label_entry *
 sc_marking(struct policy *p, const char **fg, const char **bg)
 {
-	struct stanza_cache *sc = &p->sc;
-	const struct label_entry *e = sc_entry(p, 0);
+	struct lcache_ent *c = p->cur;
+	const struct label_entry *e;
 
+	*fg = *bg = NULL;
+	if (c == NULL)
+		return NULL;
+	if (c->marked) {
+		*fg = c->fg;
+		*bg = c->bg;
+		return c->mark_entry;
+	}
+	c->marked = true;
+	e = sc_entry(p, 0);
 	if (e == NULL || e->status != L_OK)
 		e = sc_entry(p, spif_index(p, spif_set_find(&p->set,
-		    sc->g.v[0]->policy)));
-	sc->marking[0] = '\0';
-	*fg = *bg = NULL;
+		    c->g.v[0]->policy)));
+	c->marking[0] = '\0';
 	if (e == NULL || e->status != L_OK)
 		return NULL;
 	buf_reset(&p->scratch);
 	if (marking_label(&e->res, NULL, &p->scratch) == L_OK &&
 	    p->scratch.data != NULL)
-		snprintf(sc->marking, sizeof sc->marking, "%s",
+		snprintf(c->marking, sizeof c->marking, "%s",
 		    p->scratch.data);
-	marking_colors(&e->res, fg, bg);
+	marking_colors(&e->res, &c->fg, &c->bg);
+	c->mark_entry = e;
+	*fg = c->fg;
+	*bg = c->bg;
 	return e;
 }
 
@@ -577,13 +699,17 @@ audit_event(struct policy *p, enum audit_point point, bool deny,
 		.from = from,
 		.to = to,
 		.stanza_id = st ? xml_attr(st, "id") : NULL,
-		.label_digest = p->sc.digest[0] ? p->sc.digest : NULL,
-		.marking = p->sc.marking[0] ? p->sc.marking : NULL,
+		.label_digest = p->cur && p->cur->digest[0] ? p->cur->digest :
+		    NULL,
+		.marking = p->cur && p->cur->marking[0] ? p->cur->marking :
+		    NULL,
 		.rule = rule,
 		.decision = deny ? AUDIT_DENY : AUDIT_GRANT,
 		.point = point,
 	};
 
+	if (!deny && !p->audit_grants)
+		return;
 	if (p->audit != NULL && audit_record(p->audit, &ev) == L_ERR_IO)
 		log_errorx("audit log write failed");
 }
@@ -607,6 +733,27 @@ set_marking(struct policy *p, struct xml_node *sl)
 
 	if (sc_marking(p, &fg, &bg) == NULL)
 		return;
+	/* Already the SPIF's marking (a client that took it from the
+	 * catalog): nothing to rewrite. */
+	if ((dm = sl->first) != NULL && is_marking(dm) &&
+	    (dm->next == NULL || !is_marking(dm->next)) &&
+	    dm->first != NULL && dm->first == dm->last &&
+	    dm->first->type == XML_NODE_TEXT &&
+	    dm->first->text_len == strlen(p->cur->marking) &&
+	    memcmp(dm->first->text, p->cur->marking, dm->first->text_len) ==
+	    0 && dm->nattrs == (size_t)(fg != NULL) + (bg != NULL) &&
+	    (fg == NULL || (xml_attr(dm, "fgcolor") != NULL &&
+	    strcmp(xml_attr(dm, "fgcolor"), fg) == 0)) &&
+	    (bg == NULL || (xml_attr(dm, "bgcolor") != NULL &&
+	    strcmp(xml_attr(dm, "bgcolor"), bg) == 0))) {
+		bool more = false;
+
+		for (struct xml_node *c = dm->next; c; c = c->next)
+			if (is_marking(c))
+				more = true;
+		if (!more)
+			return;
+	}
 	/* Detach the children, drop the old markings, put ours first. */
 	kids = sl->first;
 	sl->first = sl->last = NULL;
@@ -628,7 +775,7 @@ set_marking(struct policy *p, struct xml_node *sl)
 		xml_set_attr(dm, "fgcolor", fg);
 	if (bg != NULL)
 		xml_set_attr(dm, "bgcolor", bg);
-	xml_add_text(dm, p->sc.marking, strlen(p->sc.marking));
+	xml_add_text(dm, p->cur->marking, strlen(p->cur->marking));
 }
 
 /* ---- enforcement points ---- */
@@ -705,7 +852,8 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 		xml_append(lab, copy);
 	}
 	if (sc_load(p, sl) != L_OK) {
-		snprintf(rule, sizeof rule, "malformed label: %.200s", p->sc.why);
+		snprintf(rule, sizeof rule, "malformed label: %.200s",
+		    p->cur ? p->cur->why : "out of memory");
 		refuse(res, POLICY_REFUSE, "modify", "bad-request",
 		    "malformed security label");
 		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
@@ -714,7 +862,7 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 	}
 	{
 		const struct spif *os = spif_set_find(&p->set,
-		    p->sc.g.v[0]->policy);
+		    p->cur->g.v[0]->policy);
 		const struct label_entry *oe;
 
 		if (os == NULL) {
@@ -789,12 +937,13 @@ policy_deliver(struct policy *p, const struct policy_subject *to,
 	}
 	if (sc_load(p, sl) != L_OK) {
 		refuse(res, POLICY_REFUSE, "cancel", "forbidden", NULL);
-		snprintf(rule, sizeof rule, "malformed label: %.200s", p->sc.why);
+		snprintf(rule, sizeof rule, "malformed label: %.200s",
+		    p->cur ? p->cur->why : "out of memory");
 		audit_event(p, (enum audit_point)point, true, to->sid, from,
 		    to->jid, st, rule);
 		return;
 	}
-	if (p->sc.marking[0] == '\0') {
+	{
 		const char *fg, *bg;
 
 		sc_marking(p, &fg, &bg);

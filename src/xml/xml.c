@@ -775,3 +775,86 @@ done:
 	buf_cleanup(&b);
 	return rc;
 }
+
+/* Mixes n bytes into h eight at a time (multiply-rotate); the length
+ * goes in too, so "ab","c" and "a","bc" differ.  Collisions only cost a
+ * compare: callers check equality with xml_equal. */
+static uint64_t
+hash_mem(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t w;
+
+	h ^= n * 0x9e3779b97f4a7c15ULL;
+	while (n >= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+		p += 8;
+		n -= 8;
+	}
+	w = 0;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)p[i] << (8 * i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 32);
+}
+
+static uint64_t
+hash_str(uint64_t h, const char *s)
+{
+	return hash_mem(h, s ? s : "", s ? strlen(s) : 0);
+}
+
+uint64_t
+xml_hash(const struct xml_node *n, uint64_t h)
+{
+	if (n->type == XML_NODE_TEXT)
+		return hash_mem(h ^ 0x5bd1e995, n->text, n->text_len);
+	/* Namespace URIs are long and few: their length and last eight
+	 * bytes tell them apart well enough for a hash. */
+	if (n->ns != NULL) {
+		size_t len = strlen(n->ns);
+
+		h = hash_mem(h, n->ns + (len > 8 ? len - 8 : 0),
+		    len > 8 ? 8 : len) + len;
+	}
+	h = hash_str(h, n->name);
+	for (size_t i = 0; i < n->nattrs; i++) {
+		h = hash_str(h, n->attrs[i].name);
+		h = hash_str(h, n->attrs[i].value);
+	}
+	for (const struct xml_node *c = n->first; c != NULL; c = c->next)
+		h = xml_hash(c, h);
+	return hash_str(h, "/");
+}
+
+static bool
+str_same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool
+xml_equal(const struct xml_node *a, const struct xml_node *b)
+{
+	const struct xml_node *x, *y;
+
+	if (a->type != b->type)
+		return false;
+	if (a->type == XML_NODE_TEXT)
+		return a->text_len == b->text_len &&
+		    memcmp(a->text, b->text, a->text_len) == 0;
+	if (!str_same(a->name, b->name) || !str_same(a->ns, b->ns) ||
+	    a->nattrs != b->nattrs)
+		return false;
+	for (size_t i = 0; i < a->nattrs; i++)
+		if (!str_same(a->attrs[i].name, b->attrs[i].name) ||
+		    !str_same(a->attrs[i].value, b->attrs[i].value))
+			return false;
+	for (x = a->first, y = b->first; x != NULL && y != NULL;
+	    x = x->next, y = y->next)
+		if (!xml_equal(x, y))
+			return false;
+	return x == NULL && y == NULL;
+}

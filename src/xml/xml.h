@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 
@@ -85,6 +86,11 @@ char *xml_text(const struct xml_node *el);
 /* Same, for the first child element ns/name; NULL if there is none. */
 char *xml_child_text(const struct xml_node *el, const char *ns,
     const char *name);
+
+/* A hash of a subtree (names, namespaces, attributes in order, text),
+ * and exact equality of two subtrees, for caches keyed by content. */
+uint64_t xml_hash(const struct xml_node *n, uint64_t h);
+bool xml_equal(const struct xml_node *a, const struct xml_node *b);
 
 /* Serializes el and its subtree.  parent_ns is the default namespace in
  * scope where it is written (NULL or "" if none, e.g. "jabber:client"

@@ -342,12 +342,47 @@ test_parse_file(void **state)
 	assert_non_null(strstr(err, path));
 }
 
+/* Content hash and equality: equal trees hash alike; any change to a
+ * name, namespace, attribute, text or child order makes them unequal
+ * (and, for these, hash differently). */
+static void
+test_tree_hash_equal(void **state)
+{
+	const char *base = "<l xmlns='urn:a'><c T='P' N='x'><v>NATO</v><v>UKR</v></c></l>";
+	const char *variants[] = {
+		"<l xmlns='urn:b'><c T='P' N='x'><v>NATO</v><v>UKR</v></c></l>",
+		"<l xmlns='urn:a'><c T='R' N='x'><v>NATO</v><v>UKR</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='y'><v>NATO</v><v>UKR</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='x'><v>NATO</v><v>UKS</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='x'><v>UKR</v><v>NATO</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='x'><v>NATO</v></c></l>",
+		"<l xmlns='urn:a'><c T='P'><v>NATO</v><v>UKR</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='x'><w>NATO</w><v>UKR</v></c></l>",
+		"<l xmlns='urn:a'><c T='P' N='x'><v>NATO</v><v>UKR</v></c> </l>",
+	};
+	struct xml_node *a = parse_ok(base), *b = parse_ok(base);
+
+	(void)state;
+	assert_true(xml_equal(a, b));
+	assert_true(xml_hash(a, 1) == xml_hash(b, 1));
+	for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+		struct xml_node *v = parse_ok(variants[i]);
+
+		assert_false(xml_equal(a, v));
+		assert_false(xml_hash(a, 1) == xml_hash(v, 1));
+		xml_node_free(v);
+	}
+	xml_node_free(a);
+	xml_node_free(b);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tree_build),
 		cmocka_unit_test(test_tree_copy),
+		cmocka_unit_test(test_tree_hash_equal),
 		cmocka_unit_test(test_serialize_namespaces),
 		cmocka_unit_test(test_serialize_escaping),
 		cmocka_unit_test(test_roundtrip_prefixed),
