@@ -19,6 +19,10 @@ int ctl_clearance_main(const struct ctl_opts *o, int argc, char **argv);
 
 /* Opens the store of o->data_dir synchronously, or prints why not. */
 struct store *ctl_open_store(const struct ctl_opts *o);
+/* Turns a store status into an exit code: 0 for L_OK; otherwise prints
+ * the `notfound` message for L_ERR_NOTFOUND, or the error, and returns 1. */
+int ctl_store_status(int rc, const char *notfound, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Prepares a bare JID into out; prints the reason and returns -1. */
 int ctl_bare_jid(const char *in, char *out, size_t outlen);
 

@@ -166,14 +166,8 @@ ctl_clearance_main(const struct ctl_opts *o, int argc, char **argv)
 			rc = store_sync_clearance_set(st, jid, text);
 		store_close(st);
 		free(text);
-		if (rc == L_ERR_NOTFOUND) {
-			fprintf(stderr, "liaisonctl: no such user %s\n", jid);
+		if (ctl_store_status(rc, "no such user %s", jid) != 0)
 			return 1;
-		}
-		if (rc != L_OK) {
-			fprintf(stderr, "liaisonctl: %s\n", l_strerror(rc));
-			return 1;
-		}
 		printf("clearance of %s set%s\n", jid, notify_server(o, jid) ?
 		    "; the running server applied it" : "");
 		return 0;
@@ -183,15 +177,9 @@ ctl_clearance_main(const struct ctl_opts *o, int argc, char **argv)
 			return 1;
 		rc = store_sync_clearance_get(st, jid, &text);
 		store_close(st);
-		if (rc == L_ERR_NOTFOUND) {
-			fprintf(stderr, "%s has no clearance (the default "
-			    "clearance applies)\n", jid);
+		if (ctl_store_status(rc, "%s has no clearance (the default "
+		    "clearance applies)", jid) != 0)
 			return 1;
-		}
-		if (rc != L_OK) {
-			fprintf(stderr, "liaisonctl: %s\n", l_strerror(rc));
-			return 1;
-		}
 		fputs(text, stdout);
 		if (text[0] && text[strlen(text) - 1] != '\n')
 			putchar('\n');
@@ -203,14 +191,8 @@ ctl_clearance_main(const struct ctl_opts *o, int argc, char **argv)
 			return 1;
 		rc = store_sync_clearance_delete(st, jid);
 		store_close(st);
-		if (rc == L_ERR_NOTFOUND) {
-			fprintf(stderr, "%s has no clearance\n", jid);
+		if (ctl_store_status(rc, "%s has no clearance", jid) != 0)
 			return 1;
-		}
-		if (rc != L_OK) {
-			fprintf(stderr, "liaisonctl: %s\n", l_strerror(rc));
-			return 1;
-		}
 		printf("clearance of %s deleted%s\n", jid,
 		    notify_server(o, jid) ? "; the running server applied it" :
 		    "");

@@ -4,6 +4,7 @@
  * liaisond runs; passwords become SCRAM credentials and are wiped.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,25 @@ ctl_open_store(const struct ctl_opts *o)
 	if (st == NULL)
 		fprintf(stderr, "liaisonctl: %s\n", err);
 	return st;
+}
+
+int
+ctl_store_status(int rc, const char *notfound, ...)
+{
+	va_list ap;
+
+	if (rc == L_OK)
+		return 0;
+	fputs("liaisonctl: ", stderr);
+	if (rc == L_ERR_NOTFOUND) {
+		va_start(ap, notfound);
+		vfprintf(stderr, notfound, ap);
+		va_end(ap);
+	} else {
+		fputs(l_strerror(rc), stderr);
+	}
+	fputc('\n', stderr);
+	return 1;
 }
 
 /* Prepares a bare JID; returns 0 and writes it to out. */
@@ -94,14 +114,8 @@ user_set(struct store *st, const char *jid, const char *password, bool add)
 		fprintf(stderr, "liaisonctl: %s already exists\n", jid);
 		return 1;
 	}
-	if (rc == L_ERR_NOTFOUND) {
-		fprintf(stderr, "liaisonctl: no such user %s\n", jid);
+	if (ctl_store_status(rc, "no such user %s", jid) != 0)
 		return 1;
-	}
-	if (rc != L_OK) {
-		fprintf(stderr, "liaisonctl: %s\n", l_strerror(rc));
-		return 1;
-	}
 	printf("%s %s\n", add ? "added" : "password changed for", jid);
 	return 0;
 }
@@ -160,14 +174,8 @@ ctl_user_main(const struct ctl_opts *o, int argc, char **argv)
 			return 1;
 		rc = store_sync_user_delete(st, jid);
 		store_close(st);
-		if (rc == L_ERR_NOTFOUND) {
-			fprintf(stderr, "liaisonctl: no such user %s\n", jid);
+		if (ctl_store_status(rc, "no such user %s", jid) != 0)
 			return 1;
-		}
-		if (rc != L_OK) {
-			fprintf(stderr, "liaisonctl: %s\n", l_strerror(rc));
-			return 1;
-		}
 		printf("deleted %s\n", jid);
 		return 0;
 	}
