@@ -28,5 +28,7 @@ out=$("$D" --check-config --spif "$SRC/policies/demo-nato.xml" --spif "$SRC/poli
 echo 'require_labels = true;' > "$T/nospif"
 out=$("$D" -c "$T/nospif" --check-config 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "no SPIF" && ok label-setting-needs-spif || ko "label-setting-needs-spif: $rc $out"
+out=$(cd "$SRC" && "$D" -c policies/demo.conf --check-config 2>&1); rc=$?
+[ $rc -eq 0 ] && ok demo-conf-loads || ko "demo-conf-loads: $rc $out"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
