@@ -1,7 +1,7 @@
 #!/bin/sh
 # liaisond's settings table, sample and checks.  Usage: check_config.sh LIAISOND SRCDIR
 set -u
-D=$1 SRC=$2
+D=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") SRC=$2
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
