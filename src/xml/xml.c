@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -660,6 +662,24 @@ doc_errf(char *err, size_t errlen, unsigned long line, unsigned long col,
 		    reason);
 }
 
+/* This thread's spare document parser (see xml_parse_doc). */
+static __thread XML_Parser doc_parser;
+
+unsigned long
+xml_hash_salt(void)
+{
+	static unsigned long salt;
+	unsigned long v;
+
+	if ((v = __atomic_load_n(&salt, __ATOMIC_RELAXED)) != 0)
+		return v;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (unsigned long)time(NULL) ^ (unsigned long)(uintptr_t)&v;
+	v |= 1;	/* never 0, which expat reads as "choose one yourself" */
+	__atomic_store_n(&salt, v, __ATOMIC_RELAXED);
+	return v;
+}
+
 int
 xml_parse_doc(const char *data, size_t len,
     const struct xml_doc_limits *lim, struct xml_node **out,
@@ -687,10 +707,16 @@ xml_parse_doc(const char *data, size_t len,
 		return L_ERR_LIMIT;
 	}
 	buf_init(&dp.text, 0);
-	if ((dp.p = XML_ParserCreateNS(NULL, XML_NS_SEP)) == NULL) {
+	/* One parser per thread, reset between documents: creating an expat
+	 * parser costs more than parsing a label. */
+	if (doc_parser != NULL && XML_ParserReset(doc_parser, NULL) == XML_TRUE) {
+		dp.p = doc_parser;
+		doc_parser = NULL;
+	} else if ((dp.p = XML_ParserCreateNS(NULL, XML_NS_SEP)) == NULL) {
 		doc_errf(err, errlen, 1, 1, "out of memory");
 		return L_ERR_NOMEM;
 	}
+	XML_SetHashSalt(dp.p, xml_hash_salt());
 	XML_SetUserData(dp.p, &dp);
 	XML_SetElementHandler(dp.p, doc_start, doc_end);
 	XML_SetCharacterDataHandler(dp.p, doc_chars);
@@ -720,7 +746,10 @@ xml_parse_doc(const char *data, size_t len,
 done:
 	xml_node_free(dp.root);
 	buf_cleanup(&dp.text);
-	XML_ParserFree(dp.p);
+	if (doc_parser == NULL)
+		doc_parser = dp.p;	/* kept for the next document */
+	else
+		XML_ParserFree(dp.p);
 	return rc;
 }
 

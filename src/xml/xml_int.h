@@ -26,4 +26,11 @@ struct xml_node *xml_elem_from_expat(const char *name, const char **atts);
  */
 int xml_flush_text(struct xml_node *parent, struct buf *text);
 
+/*
+ * The salt for expat's hash tables: random, drawn once per process.
+ * Without it expat asks the kernel for entropy for every parser and
+ * every reset, which is most of the cost of parsing a small document.
+ */
+unsigned long xml_hash_salt(void);
+
 #endif

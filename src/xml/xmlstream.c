@@ -262,6 +262,7 @@ xs_pi(void *ud, const XML_Char *target, const XML_Char *data)
 static void
 xs_install(struct xml_stream *xs)
 {
+	XML_SetHashSalt(xs->p, xml_hash_salt());
 	XML_SetUserData(xs->p, xs);
 	XML_SetElementHandler(xs->p, xs_start, xs_end);
 	XML_SetCharacterDataHandler(xs->p, xs_chars);
