@@ -300,3 +300,61 @@ def test_unknown_top_level_element_after_auth(server, new_user):
         finally:
             s.close()
     under_attack(server, new_user, attack)
+
+
+def test_connection_flood_does_not_disturb_others(server, new_user):
+    # A flood of connections from one address (300 sockets opened as fast
+    # as possible, half of them sending a stream header and going silent):
+    # the chatting pair keeps exchanging messages throughout, the server
+    # stays up, and a fresh client can still log in afterwards.  Bounded:
+    # 300 sockets, a few seconds.
+    import socket
+    import time as _time
+
+    def attack(a, b):
+        socks = []
+        refused = 0
+        deadline = _time.monotonic() + 20
+        try:
+            for i in range(300):
+                if _time.monotonic() > deadline:
+                    break
+                try:
+                    s = socket.create_connection(
+                        ("127.0.0.1", server.c2s_port), timeout=2)
+                except OSError:
+                    refused += 1
+                    continue
+                if i % 2 == 0:
+                    try:
+                        s.sendall(("<?xml version='1.0'?><stream:stream to='%s' "
+                                   "xmlns='jabber:client' xmlns:stream="
+                                   "'http://etherx.jabber.org/streams' version='1.0'>"
+                                   % server.domain).encode())
+                    except OSError:
+                        pass
+                socks.append(s)
+            _time.sleep(1.0)
+        finally:
+            for s in socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        return len(socks), refused
+
+    (opened, refused), a, b = under_attack(server, new_user, attack)
+    assert opened + refused == 300
+    # After the flood: a new user logs in and gets a message through.
+    (jc, pc), (jd, pd) = new_user("after"), new_user("after")
+
+    async def after():
+        c = Client(server, jc, pc, "c")
+        d = Client(server, jd, pd, "d")
+        await login_all(c, d)
+        try:
+            c.chat(jd, "still here", mtype="chat")
+            await d.expect_body("still here")
+        finally:
+            await logout_all(c, d)
+    run(after(), 60)
