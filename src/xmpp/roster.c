@@ -580,7 +580,7 @@ roster_get(struct session *s, struct xml_node *iq)
 		/* Pending inbound requests alone are not items. */
 		if (r->items[i].sub == STORE_SUB_NONE && !r->items[i].ask &&
 		    r->items[i].pending_in && r->items[i].name == NULL &&
-		    r->items[i].ngroups == 0 && !r->items[i].ask)
+		    r->items[i].ngroups == 0)
 			continue;
 		item_xml(q, &r->items[i], NULL);
 	}
