@@ -159,10 +159,12 @@ route_message_bare(struct server *srv, const char *bare, struct xml_node *st)
 		router_bounce(srv, st, "cancel", "service-unavailable", NULL);
 		goto drop;
 	}
+	/* Only sessions that can still receive count: one whose stream is
+	 * closing must not take a message the others would get. */
 	if (u != NULL)
 		for (struct session *s = u->sessions; s; s = s->next_res)
-			if (s->available && s->priority >= 0 &&
-			    s->priority > best)
+			if (s->available && s->state == SS_BOUND &&
+			    s->priority >= 0 && s->priority > best)
 				best = s->priority;
 	if (best < 0) {
 		if (strcmp(type, "headline") == 0)
@@ -171,7 +173,7 @@ route_message_bare(struct server *srv, const char *bare, struct xml_node *st)
 		return;
 	}
 	for (struct session *s = u->sessions; s; s = s->next_res) {
-		if (!s->available || s->priority < 0)
+		if (!s->available || s->state != SS_BOUND || s->priority < 0)
 			continue;
 		/* Headlines go to every non-negative resource; chat and
 		 * normal to those of the highest priority. */

@@ -265,6 +265,9 @@ session_stream_error(struct session *s, const char *cond, const char *text)
 		session_send_raw(s, b.data, b.len);
 	buf_cleanup(&b);
 	slog_info(s->id, "stream error: %s", cond);
+	/* Unavailable at once, so nothing more is routed to this stream
+	 * while it closes. */
+	presence_session_gone(s);
 	s->state = SS_CLOSING;
 	if (s->conn)
 		conn_close(s->conn);
@@ -276,6 +279,7 @@ session_close(struct session *s)
 	if (s->conn == NULL || s->state == SS_CLOSING)
 		return;
 	session_send_raw(s, "</stream:stream>", 16);
+	presence_session_gone(s);
 	s->state = SS_CLOSING;
 	if (s->conn)
 		conn_close(s->conn);

@@ -181,6 +181,13 @@ class Client(slixmpp.ClientXMPP):
             self.initial_roster = await self.roster_items()
         if presence:
             self.send_presence()
+            # The server handles one stream's stanzas in order: once a ping
+            # sent after the presence is answered, this resource is
+            # available, and a message to the bare JID sent by another
+            # client from now on cannot race it into offline storage.
+            ping = self.Iq(stype="get", sto=self.target.domain)
+            ping.append(ET.Element("{urn:xmpp:ping}ping"))
+            await ping.send(timeout=STEP)
         return self
 
     async def logout(self, timeout=5):
