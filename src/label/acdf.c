@@ -251,7 +251,8 @@ label_validate(const struct spif_set *set, const struct label *l,
 			r.vals[r.nvals++] = (uint32_t)k;
 		}
 	}
-	qsort(r.vals, r.nvals, sizeof(*r.vals), cmp_u32);
+	if (r.nvals > 1)
+		qsort(r.vals, r.nvals, sizeof(*r.vals), cmp_u32);
 	/* Duplicates (a value written under two Category elements of
 	 * different case in a case-insensitive policy) collapse. */
 	for (size_t i = 1, o = 1; i <= r.nvals; i++) {
