@@ -116,8 +116,8 @@ int xml_escape_attr(struct buf *out, const char *s, size_t len);
  * L_ERR_LIMIT / L_ERR_NOMEM) and writes "line L, column C: reason" into
  * err (if not NULL).  xml_parse_file also returns L_ERR_NOTFOUND or
  * L_ERR_IO (err then holds "PATH: strerror").  Whitespace text between
- * elements is kept as text nodes.  The declared encoding is honoured
- * (UTF-8, UTF-16, ISO-8859-1, US-ASCII); the tree is always UTF-8.
+ * elements is kept as text nodes.  Documents must be UTF-8 or UTF-16
+ * (a declared single-byte encoding is an error); the tree is UTF-8.
  */
 struct xml_doc_limits {
 	size_t max_bytes;	/* 0 = 16 MiB */

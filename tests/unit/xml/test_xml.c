@@ -291,6 +291,10 @@ test_doc_refuses_dtd(void **state)
 	    L_ERR_INVAL, "DOCTYPE");
 	expect_doc_error("<a>&undefined;</a>", NULL, L_ERR_INVAL,
 	    "undefined entity");
+	/* Single-byte encodings are refused; UTF-8 and US-ASCII are not. */
+	expect_doc_error("<?xml version='1.0' encoding='ISO-8859-1'?><a/>",
+	    NULL, L_ERR_INVAL, "UTF-8");
+	xml_node_free(parse_ok("<?xml version='1.0' encoding='us-ascii'?><a/>"));
 }
 
 static void
