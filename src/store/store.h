@@ -6,7 +6,8 @@
  * in one transaction (group commit) and then posts the completions, which
  * the loop runs with store_dispatch() when store_notify_fd() is readable.
  * With STORE_SYNC there is no thread and callbacks run inline (liaisonctl,
- * unit tests); the API is the same.
+ * unit tests); the API is the same.  The operations are declared once, in
+ * store_ops.def, from which this header declares their functions.
  */
 #ifndef LIAISON_STORE_STORE_H
 #define LIAISON_STORE_STORE_H
@@ -45,7 +46,7 @@ struct store;
  * callback may queue new operations.
  *
  * JIDs are bare JIDs already prepared by the caller ("user@domain"),
- * 1..3071 bytes, compared byte for byte.
+ * 1..STORE_JID_MAX bytes, compared byte for byte.
  */
 
 /* store_open() flags. */
@@ -53,6 +54,9 @@ struct store;
 
 /* Default per-user cap on stored offline messages. */
 #define STORE_OFFLINE_MAX_DEFAULT	1000
+
+/* Longest JID or key (bytes). */
+#define STORE_JID_MAX	3071
 
 /* Largest salt and key sizes kept in a credential (SHA-512 output). */
 #define STORE_SALT_MAX	64
@@ -104,10 +108,7 @@ struct store_stats {
 };
 void		 store_get_stats(struct store *st, struct store_stats *out);
 
-/* Completion of a write, or of a yes/no question (rc 0 or NOTFOUND). */
-typedef void	(*store_done_cb)(void *arg, int rc);
-
-/* ---- Users and credentials ---------------------------------------- */
+/* ---- Results -------------------------------------------------------- */
 
 /*
  * One SCRAM credential.  `mech` names the family: "SCRAM-SHA-1",
@@ -134,50 +135,7 @@ struct store_strlist {
 };
 void		 store_strlist_free(struct store_strlist *list);
 
-/*
- * Creates `jid` with `ncreds` credentials (at most one per mech, at most
- * 16; ncreds may be 0 for an account that cannot log in with a password;
- * salt_len, key_len and iterations must be non-zero).  rc: L_ERR_EXISTS if
- * the user is already there.
- */
-int	store_user_create(struct store *st, const char *jid,
-	    const struct store_cred *creds, size_t ncreds,
-	    store_done_cb cb, void *arg);
-
-/* Replaces all of the user's credentials (password change).  NOTFOUND. */
-int	store_user_set_creds(struct store *st, const char *jid,
-	    const struct store_cred *creds, size_t ncreds,
-	    store_done_cb cb, void *arg);
-
-/*
- * Deletes the user, its credentials, roster (its own items, not the items
- * naming it in other rosters), offline messages, clearance and roster
- * version.  rc: NOTFOUND if absent.
- */
-int	store_user_delete(struct store *st, const char *jid,
-	    store_done_cb cb, void *arg);
-
-/* rc 0 if the user exists, L_ERR_NOTFOUND if not. */
-int	store_user_exists(struct store *st, const char *jid,
-	    store_done_cb cb, void *arg);
-
-/* All users, sorted by JID.  `list` is owned by the callback. */
-int	store_user_list(struct store *st,
-	    void (*cb)(void *arg, int rc, struct store_strlist *list),
-	    void *arg);
-
-/*
- * The credential of `jid` for `mech`; rc L_ERR_NOTFOUND if there is no
- * such user or no credential for that mechanism.  `cred` is owned by the
- * callback: release it with store_cred_free().
- */
-int	store_user_get_creds(struct store *st, const char *jid,
-	    const char *mech,
-	    void (*cb)(void *arg, int rc, struct store_cred *cred),
-	    void *arg);
-
-/* ---- Rosters (RFC 6121, versioned per XEP-0237) ---------------------- */
-
+/* Roster subscription states (RFC 6121). */
 enum store_sub {
 	STORE_SUB_NONE = 0,
 	STORE_SUB_TO = 1,
@@ -205,33 +163,7 @@ struct store_roster {
 /* Frees the roster, every item and its strings.  NULL is accepted. */
 void	store_roster_free(struct store_roster *roster);
 
-/*
- * Completion of a roster write: `version` is the owner's roster version
- * after this write (each put or delete increments it by one).
- */
-typedef void	(*store_ver_cb)(void *arg, int rc, uint64_t version);
-
-/*
- * The owner's roster (empty with version 0 if it has none; owner need not
- * be a registered user).  `roster` is owned by the callback.
- */
-int	store_roster_load(struct store *st, const char *owner,
-	    void (*cb)(void *arg, int rc, struct store_roster *roster),
-	    void *arg);
-
-/*
- * Inserts or replaces the owner's item for item->contact, groups included.
- * `item` and its strings are copied.
- */
-int	store_roster_put(struct store *st, const char *owner,
-	    const struct store_roster_item *item, store_ver_cb cb, void *arg);
-
-/* Removes one item; rc L_ERR_NOTFOUND if there was none. */
-int	store_roster_delete(struct store *st, const char *owner,
-	    const char *contact, store_ver_cb cb, void *arg);
-
-/* ---- Offline messages (XEP-0160) ---------------------------------- */
-
+/* Offline messages (XEP-0160). */
 struct store_offline_msg {
 	int64_t		 id;		/* increasing per store */
 	int64_t		 stamp_us;	/* when the server received it */
@@ -248,84 +180,69 @@ struct store_offline {
 void	store_offline_free(struct store_offline *list);
 
 /*
- * Stores one message stanza for `to`.  The callback runs only after the
- * COMMIT that made it durable: rc 0 means it is on disk.  rc L_ERR_LIMIT if
- * `to` already has the maximum number of messages (store_set_offline_max).
- * `to` need not be a registered user (the caller decides that).
+ * The callback of each result kind of store_ops.def.  A result it gets is
+ * its own (NULL whenever rc != 0): strlist, cred, roster and offline are
+ * released with the matching *_free function; text (NUL-terminated) and
+ * blob (`len` bytes followed by a NUL) with free().
  */
-int	store_offline_push(struct store *st, const char *to, const char *xml,
-	    size_t len, int64_t stamp_us, const char *from,
-	    store_done_cb cb, void *arg);
+typedef void	(*store_done_cb)(void *arg, int rc);
+/* `version`: the owner's roster version after the write (+1 each). */
+typedef void	(*store_ver_cb)(void *arg, int rc, uint64_t version);
+typedef void	(*store_strlist_cb)(void *arg, int rc,
+		    struct store_strlist *list);
+typedef void	(*store_cred_cb)(void *arg, int rc, struct store_cred *cred);
+typedef void	(*store_roster_cb)(void *arg, int rc,
+		    struct store_roster *roster);
+typedef void	(*store_offline_cb)(void *arg, int rc,
+		    struct store_offline *list);
+typedef void	(*store_text_cb)(void *arg, int rc, char *text);
+typedef void	(*store_blob_cb)(void *arg, int rc, char *value, size_t len);
+typedef void	(*store_count_cb)(void *arg, int rc, size_t n);
 
-/* All of the user's stored messages.  `list` is owned by the callback. */
-int	store_offline_load(struct store *st, const char *jid,
-	    void (*cb)(void *arg, int rc, struct store_offline *list),
-	    void *arg);
+/* ---- Operations ------------------------------------------------------ */
 
 /*
- * Deletes the user's messages with id <= up_to_id (after they were
- * delivered).  rc 0 even if nothing matched.
+ * For each STORE_OP(name, result, access) of store_ops.def, with the
+ * arguments STORE_ARGS_<name> lists:
+ *
+ *   int store_<name>(struct store *st, <args>, store_<result>_cb cb,
+ *       void *arg);
+ *	queues the operation (the common rules above).
+ *   int store_sync_<name>(struct store *st, <args>, <outputs>);
+ *	runs it inline on a STORE_SYNC handle and returns its rc (L_ERR_INVAL
+ *	on any other handle: it would block the loop).  The outputs, by
+ *	result kind, are set to NULL or 0 first and take what the callback
+ *	would have got, owned by the caller as above.
  */
-int	store_offline_delete(struct store *st, const char *jid,
-	    int64_t up_to_id, store_done_cb cb, void *arg);
+#define STORE_OUT_done
+#define STORE_OUT_ver		, uint64_t *out
+#define STORE_OUT_strlist	, struct store_strlist **out
+#define STORE_OUT_cred		, struct store_cred **out
+#define STORE_OUT_roster	, struct store_roster **out
+#define STORE_OUT_offline	, struct store_offline **out
+#define STORE_OUT_text		, char **out
+#define STORE_OUT_blob		, char **out, size_t *outlen
+#define STORE_OUT_count		, size_t *out
 
-/* ---- Clearances (STANAG 4774 XML, opaque here) ---------------------- */
+/* The C parameters of each argument kind (see store_ops.def). */
+#define STORE_P(kind, ...)		STORE_P_##kind(__VA_ARGS__)
+#define STORE_P_KEY(n)			, const char *n
+#define STORE_P_NAME(n, max)		, const char *n
+#define STORE_P_TEXT(n)			, const char *n
+#define STORE_P_BYTES(T, n, len, min)	, const T *n, size_t len
+#define STORE_P_I64(n)			, int64_t n
+#define STORE_P_CREDS(n, cnt)		, const struct store_cred *n, size_t cnt
+#define STORE_P_ITEM(n)			, const struct store_roster_item *n
 
-/* Sets or replaces the user's clearance document. */
-int	store_clearance_set(struct store *st, const char *jid,
-	    const char *xml, store_done_cb cb, void *arg);
+#include "store/store_ops.def"
 
-/* `xml` (NUL-terminated, malloc'd) is owned by the callback: free(). */
-int	store_clearance_get(struct store *st, const char *jid,
-	    void (*cb)(void *arg, int rc, char *xml), void *arg);
-
-/* rc L_ERR_NOTFOUND if the user had no clearance. */
-int	store_clearance_delete(struct store *st, const char *jid,
-	    store_done_cb cb, void *arg);
-
-/* ---- Server state key/value --------------------------------------- */
-
-/* Sets `key` to `len` bytes of `value`. */
-int	store_kv_put(struct store *st, const char *key, const void *value,
-	    size_t len, store_done_cb cb, void *arg);
-
-/*
- * `value` (malloc'd, `len` bytes followed by a NUL) is owned by the
- * callback: free().  rc L_ERR_NOTFOUND if unset.
- */
-int	store_kv_get(struct store *st, const char *key,
-	    void (*cb)(void *arg, int rc, char *value, size_t len),
-	    void *arg);
-
-int	store_kv_delete(struct store *st, const char *key,
-	    store_done_cb cb, void *arg);
-
-/* ---- Synchronous helpers (STORE_SYNC handles only: liaisonctl) ------- */
-
-/*
- * Each runs the operation inline and returns its rc directly; on any
- * handle without STORE_SYNC they return L_ERR_INVAL.  Results are owned by
- * the caller as above (*out set to NULL on error).
- */
-int	store_sync_user_create(struct store *st, const char *jid,
-	    const struct store_cred *creds, size_t ncreds);
-int	store_sync_user_set_creds(struct store *st, const char *jid,
-	    const struct store_cred *creds, size_t ncreds);
-int	store_sync_user_delete(struct store *st, const char *jid);
-int	store_sync_user_exists(struct store *st, const char *jid);
-int	store_sync_user_list(struct store *st, struct store_strlist **out);
-int	store_sync_user_get_creds(struct store *st, const char *jid,
-	    const char *mech, struct store_cred **out);
-int	store_sync_clearance_set(struct store *st, const char *jid,
-	    const char *xml);
-int	store_sync_clearance_get(struct store *st, const char *jid,
-	    char **out);
-int	store_sync_clearance_delete(struct store *st, const char *jid);
-int	store_sync_kv_put(struct store *st, const char *key,
-	    const void *value, size_t len);
-int	store_sync_kv_get(struct store *st, const char *key, char **out,
-	    size_t *outlen);
-int	store_sync_offline_count(struct store *st, const char *jid,
-	    size_t *out);
+#define STORE_DECLARE(name, result, access)				\
+	int	store_##name(struct store *st				\
+		    STORE_ARGS_##name(STORE_P), store_##result##_cb cb,	\
+		    void *arg);						\
+	int	store_sync_##name(struct store *st			\
+		    STORE_ARGS_##name(STORE_P) STORE_OUT_##result);
+STORE_OPS(STORE_DECLARE)
+#undef STORE_DECLARE
 
 #endif

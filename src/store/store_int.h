@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,29 +18,44 @@
 
 #include "store/store.h"
 
-#define STORE_JID_MAX	3071
+/* Argument kinds (store_ops.def) as request fields and as call arguments. */
+#define STORE_F(kind, ...)		STORE_F_##kind(__VA_ARGS__)
+#define STORE_F_KEY(n)			const char *n;
+#define STORE_F_NAME(n, max)		const char *n;
+#define STORE_F_TEXT(n)			const char *n;
+#define STORE_F_BYTES(T, n, len, min)	const T *n; size_t len;
+#define STORE_F_I64(n)			int64_t n;
+#define STORE_F_CREDS(n, cnt)		const struct store_cred *n; size_t cnt;
+#define STORE_F_ITEM(n)			struct store_roster_item n;
 
+#define STORE_A(kind, ...)		STORE_A_##kind(__VA_ARGS__)
+#define STORE_A_KEY(n)			, n
+#define STORE_A_NAME(n, max)		, n
+#define STORE_A_TEXT(n)			, n
+#define STORE_A_BYTES(T, n, len, min)	, n, len
+#define STORE_A_I64(n)			, n
+#define STORE_A_CREDS(n, cnt)		, n, cnt
+#define STORE_A_ITEM(n)			, n
+
+#define STORE_IS_WRITE	1
+#define STORE_IS_READ	0
+
+#define STORE_OP_KIND(name, result, access)	OP_##name,
 enum store_op_kind {
-	OP_USER_CREATE,
-	OP_USER_SET_CREDS,
-	OP_USER_DELETE,
-	OP_USER_EXISTS,
-	OP_USER_LIST,
-	OP_USER_GET_CREDS,
-	OP_ROSTER_LOAD,
-	OP_ROSTER_PUT,
-	OP_ROSTER_DELETE,
-	OP_OFFLINE_PUSH,
-	OP_OFFLINE_LOAD,
-	OP_OFFLINE_DELETE,
-	OP_CLEARANCE_SET,
-	OP_CLEARANCE_GET,
-	OP_CLEARANCE_DELETE,
-	OP_KV_PUT,
-	OP_KV_GET,
-	OP_KV_DELETE,
+	STORE_OPS(STORE_OP_KIND)
 	OP__COUNT
 };
+#undef STORE_OP_KIND
+
+/*
+ * The request of each operation: its arguments, whose pointers point into
+ * the op's data[].  (An operation without arguments has an empty struct, a
+ * GNU C extension of the gnu17 dialect this project builds with.)
+ */
+#define STORE_REQ(name, result, access)					\
+	struct store_req_##name { STORE_ARGS_##name(STORE_F) };
+STORE_OPS(STORE_REQ)
+#undef STORE_REQ
 
 /* Prepared statements, cached for the life of the connection. */
 enum store_stmt {
@@ -75,46 +91,42 @@ enum store_stmt {
 	ST__COUNT
 };
 
+/* The callback, by result kind. */
 union store_cbu {
-	store_done_cb	done;
-	store_ver_cb	ver;
-	void		(*strlist)(void *, int, struct store_strlist *);
-	void		(*cred)(void *, int, struct store_cred *);
-	void		(*roster)(void *, int, struct store_roster *);
-	void		(*offline)(void *, int, struct store_offline *);
-	void		(*text)(void *, int, char *);
-	void		(*blob)(void *, int, char *, size_t);
+	store_done_cb		done;
+	store_ver_cb		ver;
+	store_strlist_cb	strlist;
+	store_cred_cb		cred;
+	store_roster_cb		roster;
+	store_offline_cb	offline;
+	store_text_cb		text;
+	store_blob_cb		blob;
+	store_count_cb		count;
 };
 
+/* What an executor leaves for the callback. */
+struct store_out {
+	void		*p;	/* strlist, cred, roster, offline, text, blob */
+	size_t		 n;	/* blob length, count */
+	uint64_t	 ver;	/* roster version */
+};
+
+#define STORE_REQ_MEMBER(name, result, access) struct store_req_##name name;
 struct store_op {
 	struct store_op		*next;
 	enum store_op_kind	 kind;
 	union store_cbu		 cb;
 	void			*arg;
-
-	/* Inputs; the pointers point into data[] (or are NULL). */
-	const char		*jid;	/* jid, owner or key */
-	const char		*s2;	/* mech, contact */
-	const char		*s3;	/* from, roster name */
-	const void		*blob;	/* xml, kv value, packed groups */
-	size_t			 bloblen;
-	struct store_cred	*creds;	/* ncreds, wiped before free */
-	size_t			 ncreds;
-	int64_t			 i1;	/* stamp_us, up_to_id */
-	int			 sub;
-	int			 ask;
-	int			 pending_in;
-	size_t			 ngroups;
-
-	/* Outputs, set by the storage thread. */
-	int			 rc;
-	void			*result;
-	size_t			 outlen;
-	uint64_t		 version;
-
+	union {
+		STORE_OPS(STORE_REQ_MEMBER)
+	}			 req;
+	int			 rc;	/* set by the storage thread */
+	struct store_out	 out;	/* set by the storage thread */
+	bool			 wipe;	/* holds key material */
 	size_t			 size;	/* of the whole block, for wiping */
 	_Alignas(max_align_t) unsigned char data[];
 };
+#undef STORE_REQ_MEMBER
 
 struct store {
 	sqlite3			*db;

@@ -1,9 +1,10 @@
 /*
- * The store's operations: for each, the enqueue function (checks and
- * copies the arguments into one block with the op), the code that runs it
- * on the storage thread against SQLite, and the completion that hands the
- * result to the callback.  SQL text lives in one table, prepared once per
- * connection (see store_stmt()).
+ * The store's operations, generated from store_ops.def: for each, the
+ * enqueue function (checks and copies the arguments into one block with
+ * the op), its executor exec_<name>() that runs it on the storage thread
+ * against SQLite, and the completion that hands the result to the
+ * callback.  SQL text lives in one table, prepared once per connection
+ * (see store_stmt()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,37 +70,6 @@ const char *
 store_stmt_sql(enum store_stmt id)
 {
 	return stmt_sql[id];
-}
-
-int
-store_op_is_write(enum store_op_kind kind)
-{
-	switch (kind) {
-	case OP_USER_EXISTS:
-	case OP_USER_LIST:
-	case OP_USER_GET_CREDS:
-	case OP_ROSTER_LOAD:
-	case OP_OFFLINE_LOAD:
-	case OP_CLEARANCE_GET:
-	case OP_KV_GET:
-		return 0;
-	default:
-		return 1;
-	}
-}
-
-const char *
-store_op_name(enum store_op_kind kind)
-{
-	static const char *const names[OP__COUNT] = {
-		"user_create", "user_set_creds", "user_delete", "user_exists",
-		"user_list", "user_get_creds", "roster_load", "roster_put",
-		"roster_delete", "offline_push", "offline_load",
-		"offline_delete", "clearance_set", "clearance_get",
-		"clearance_delete", "kv_put", "kv_get", "kv_delete",
-	};
-
-	return (unsigned)kind < OP__COUNT ? names[kind] : "?";
 }
 
 /* ---- Result structures --------------------------------------------- */
@@ -168,27 +138,45 @@ store_offline_free(struct store_offline *list)
 
 /* ---- Building an operation ----------------------------------------- */
 
-/* 1 if `s` is a usable JID or key: 1..STORE_JID_MAX bytes. */
-static int
-key_ok(const char *s)
+#define OP_ALIGN	_Alignof(max_align_t)
+
+/* 1..max bytes; adds its copy to *need. */
+static bool
+str_ok(const char *s, size_t max, size_t *need)
 {
 	size_t	n;
 
-	if (s == NULL)
-		return 0;
-	n = strnlen(s, STORE_JID_MAX + 1);
-	return n > 0 && n <= STORE_JID_MAX;
+	if (s == NULL || (n = strnlen(s, max + 1)) == 0 || n > max)
+		return false;
+	*need += n + 1;
+	return true;
 }
 
-static int
-creds_ok(const struct store_cred *creds, size_t ncreds)
+static bool
+text_ok(const char *s, size_t *need)
+{
+	if (s == NULL)
+		return false;
+	*need += strlen(s) + 1;
+	return true;
+}
+
+static bool
+bytes_ok(const void *p, size_t len, size_t min, size_t *need)
+{
+	if (len < min || (p == NULL && len > 0))
+		return false;
+	*need += len + 1;
+	return true;
+}
+
+static bool
+creds_ok(const struct store_cred *creds, size_t ncreds, size_t *need)
 {
 	size_t	i, j;
 
-	if (ncreds > 0 && creds == NULL)
-		return 0;
-	if (ncreds > 16)
-		return 0;
+	if ((ncreds > 0 && creds == NULL) || ncreds > 16)
+		return false;
 	for (i = 0; i < ncreds; i++) {
 		const struct store_cred *c = &creds[i];
 
@@ -197,39 +185,47 @@ creds_ok(const struct store_cred *creds, size_t ncreds)
 		    c->salt_len == 0 || c->salt_len > STORE_SALT_MAX ||
 		    c->key_len == 0 || c->key_len > STORE_KEY_MAX ||
 		    c->iterations == 0)
-			return 0;
+			return false;
 		for (j = 0; j < i; j++)
 			if (strcmp(creds[j].mech, c->mech) == 0)
-				return 0;
+				return false;
 	}
-	return 1;
+	*need += ncreds * sizeof(*creds) + OP_ALIGN;
+	return true;
 }
 
-/*
- * Allocates an op with `extra` bytes of data after the credentials array
- * (ncreds entries, placed first so they are aligned).  Returns NULL on
- * allocation failure.
- */
-static struct store_op *
-op_new(enum store_op_kind kind, size_t ncreds, size_t extra, void *arg)
+static bool
+item_ok(const struct store_roster_item *it, size_t *need)
 {
-	struct store_op	*op;
-	size_t		 size;
+	size_t	i;
 
-	size = sizeof(*op) + ncreds * sizeof(struct store_cred) + extra;
-	if ((op = calloc(1, size)) == NULL)
-		return NULL;
-	op->kind = kind;
-	op->arg = arg;
-	op->size = size;
-	op->creds = ncreds ? (struct store_cred *)(void *)op->data : NULL;
-	op->ncreds = ncreds;
-	return op;
+	if (it == NULL || !str_ok(it->contact, STORE_JID_MAX, need) ||
+	    (unsigned)it->sub > STORE_SUB_BOTH ||
+	    (it->ngroups > 0 && it->groups == NULL))
+		return false;
+	if (it->name != NULL && !text_ok(it->name, need))
+		return false;
+	for (i = 0; i < it->ngroups; i++)
+		if (!text_ok(it->groups[i], need))
+			return false;
+	*need += it->ngroups * sizeof(char *) + OP_ALIGN;
+	return true;
+}
+
+/* Takes `n` bytes at *cur, aligned for any type (the size has the slack). */
+static void *
+put_aligned(unsigned char **cur, size_t n)
+{
+	uintptr_t	a = ((uintptr_t)*cur + OP_ALIGN - 1) & ~(uintptr_t)
+			    (OP_ALIGN - 1);
+
+	*cur = (unsigned char *)a + n;
+	return (void *)a;
 }
 
 /* Copies `n` bytes plus a NUL at *cur, advances *cur, returns the copy. */
-static const char *
-op_put(unsigned char **cur, const void *p, size_t n)
+static char *
+put_bytes(unsigned char **cur, const void *p, size_t n)
 {
 	char	*dst = (char *)*cur;
 
@@ -240,276 +236,88 @@ op_put(unsigned char **cur, const void *p, size_t n)
 	return dst;
 }
 
-static size_t
-slen(const char *s)
+static char *
+put_str(unsigned char **cur, const char *s)
 {
-	return s ? strlen(s) + 1 : 0;
+	return put_bytes(cur, s, strlen(s));
 }
 
-/* Data cursor of an op, after its credentials. */
-static unsigned char *
-op_cursor(struct store_op *op)
+static const struct store_cred *
+put_creds(unsigned char **cur, const struct store_cred *c, size_t n)
 {
-	return op->data + op->ncreds * sizeof(struct store_cred);
+	return n > 0 ? memcpy(put_aligned(cur, n * sizeof(*c)), c,
+	    n * sizeof(*c)) : NULL;
 }
 
-/* Common path for ops taking one key, one optional string, one blob. */
-static int
-op_submit_simple(struct store *st, enum store_op_kind kind, const char *key,
-    const char *s2, const void *blob, size_t bloblen, int64_t i1,
-    union store_cbu cb, void *arg)
+static void
+put_item(unsigned char **cur, struct store_roster_item *dst,
+    const struct store_roster_item *src)
 {
-	struct store_op	*op;
-	unsigned char	*cur;
+	size_t	i;
 
-	if (st == NULL || !key_ok(key))
-		return L_ERR_INVAL;
-	if (bloblen > 0 && blob == NULL)
-		return L_ERR_INVAL;
-	op = op_new(kind, 0, slen(key) + slen(s2) + (blob ? bloblen + 1 : 0),
-	    arg);
-	if (op == NULL)
-		return L_ERR_NOMEM;
-	cur = op_cursor(op);
-	op->cb = cb;
-	op->jid = op_put(&cur, key, strlen(key));
-	if (s2 != NULL)
-		op->s2 = op_put(&cur, s2, strlen(s2));
-	if (blob != NULL) {
-		op->blob = op_put(&cur, blob, bloblen);
-		op->bloblen = bloblen;
-	}
-	op->i1 = i1;
-	return store_op_submit(st, op);
+	*dst = *src;
+	dst->groups = src->ngroups > 0 ?
+	    put_aligned(cur, src->ngroups * sizeof(char *)) : NULL;
+	dst->contact = put_str(cur, src->contact);
+	dst->name = src->name != NULL ? put_str(cur, src->name) : NULL;
+	for (i = 0; i < src->ngroups; i++)
+		dst->groups[i] = put_str(cur, src->groups[i]);
 }
 
-/* ---- Enqueue functions --------------------------------------------- */
+/* Each argument kind: checked and sized, then copied into the op. */
+#define CHECK(kind, ...)		&& CHECK_##kind(__VA_ARGS__)
+#define CHECK_KEY(n)			str_ok(n, STORE_JID_MAX, &need)
+#define CHECK_NAME(n, max)		str_ok(n, max, &need)
+#define CHECK_TEXT(n)			text_ok(n, &need)
+#define CHECK_BYTES(T, n, len, min)	bytes_ok(n, len, min, &need)
+#define CHECK_I64(n)			true
+#define CHECK_CREDS(n, cnt)		creds_ok(n, cnt, &need)
+#define CHECK_ITEM(n)			item_ok(n, &need)
 
-static int
-user_creds_submit(struct store *st, enum store_op_kind kind, const char *jid,
-    const struct store_cred *creds, size_t ncreds, store_done_cb cb,
-    void *arg)
-{
-	struct store_op	*op;
-	unsigned char	*cur;
-
-	if (st == NULL || !key_ok(jid) || !creds_ok(creds, ncreds))
-		return L_ERR_INVAL;
-	if ((op = op_new(kind, ncreds, slen(jid), arg)) == NULL)
-		return L_ERR_NOMEM;
-	if (ncreds > 0)
-		memcpy(op->creds, creds, ncreds * sizeof(*creds));
-	cur = op_cursor(op);
-	op->jid = op_put(&cur, jid, strlen(jid));
-	op->cb.done = cb;
-	return store_op_submit(st, op);
-}
-
-int
-store_user_create(struct store *st, const char *jid,
-    const struct store_cred *creds, size_t ncreds, store_done_cb cb,
-    void *arg)
-{
-	return user_creds_submit(st, OP_USER_CREATE, jid, creds, ncreds, cb,
-	    arg);
-}
-
-int
-store_user_set_creds(struct store *st, const char *jid,
-    const struct store_cred *creds, size_t ncreds, store_done_cb cb,
-    void *arg)
-{
-	return user_creds_submit(st, OP_USER_SET_CREDS, jid, creds, ncreds,
-	    cb, arg);
-}
-
-int
-store_user_delete(struct store *st, const char *jid, store_done_cb cb,
-    void *arg)
-{
-	return op_submit_simple(st, OP_USER_DELETE, jid, NULL, NULL, 0, 0,
-	    (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_user_exists(struct store *st, const char *jid, store_done_cb cb,
-    void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_USER_EXISTS, jid, NULL, NULL, 0, 0,
-	    (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_user_list(struct store *st,
-    void (*cb)(void *, int, struct store_strlist *), void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	/* The key is unused; "*" keeps the common path. */
-	return op_submit_simple(st, OP_USER_LIST, "*", NULL, NULL, 0, 0,
-	    (union store_cbu){ .strlist = cb }, arg);
-}
-
-int
-store_user_get_creds(struct store *st, const char *jid, const char *mech,
-    void (*cb)(void *, int, struct store_cred *), void *arg)
-{
-	if (cb == NULL || mech == NULL || mech[0] == '\0' ||
-	    strnlen(mech, STORE_MECH_MAX) == STORE_MECH_MAX)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_USER_GET_CREDS, jid, mech, NULL, 0, 0,
-	    (union store_cbu){ .cred = cb }, arg);
-}
-
-int
-store_roster_load(struct store *st, const char *owner,
-    void (*cb)(void *, int, struct store_roster *), void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_ROSTER_LOAD, owner, NULL, NULL, 0, 0,
-	    (union store_cbu){ .roster = cb }, arg);
-}
+#define COPY(kind, ...)			COPY_##kind(__VA_ARGS__)
+#define COPY_KEY(n)			q->n = put_str(&cur, n);
+#define COPY_NAME(n, max)		q->n = put_str(&cur, n);
+#define COPY_TEXT(n)			q->n = put_str(&cur, n);
+#define COPY_BYTES(T, n, len, min)	q->n = put_bytes(&cur, n, len); \
+					q->len = len;
+#define COPY_I64(n)			q->n = n;
+#define COPY_CREDS(n, cnt)		q->n = put_creds(&cur, n, cnt);	\
+					q->cnt = cnt;			\
+					op->wipe = true;
+#define COPY_ITEM(n)			put_item(&cur, &q->n, n);
 
 /*
- * The groups travel packed in op->blob as ngroups NUL-terminated strings
- * one after the other.
+ * store_<name>(): refuses bad arguments (and a missing callback of a
+ * read), copies the arguments after the op in one allocation, and queues
+ * it.
  */
-int
-store_roster_put(struct store *st, const char *owner,
-    const struct store_roster_item *item, store_ver_cb cb, void *arg)
-{
-	struct store_op	*op;
-	unsigned char	*cur;
-	size_t		 i, glen = 0;
-
-	if (st == NULL || !key_ok(owner) || item == NULL ||
-	    !key_ok(item->contact) || (unsigned)item->sub > STORE_SUB_BOTH ||
-	    (item->ngroups > 0 && item->groups == NULL))
-		return L_ERR_INVAL;
-	for (i = 0; i < item->ngroups; i++) {
-		if (item->groups[i] == NULL)
-			return L_ERR_INVAL;
-		glen += strlen(item->groups[i]) + 1;
-	}
-	op = op_new(OP_ROSTER_PUT, 0, slen(owner) + slen(item->contact) +
-	    slen(item->name) + glen, arg);
-	if (op == NULL)
-		return L_ERR_NOMEM;
-	cur = op_cursor(op);
-	op->cb.ver = cb;
-	op->jid = op_put(&cur, owner, strlen(owner));
-	op->s2 = op_put(&cur, item->contact, strlen(item->contact));
-	if (item->name != NULL)
-		op->s3 = op_put(&cur, item->name, strlen(item->name));
-	op->blob = cur;
-	op->bloblen = glen;
-	for (i = 0; i < item->ngroups; i++)
-		(void)op_put(&cur, item->groups[i], strlen(item->groups[i]));
-	op->ngroups = item->ngroups;
-	op->sub = (int)item->sub;
-	op->ask = item->ask;
-	op->pending_in = item->pending_in;
-	return store_op_submit(st, op);
+#define STORE_ENTRY(name, result, access)				\
+int									\
+store_##name(struct store *st STORE_ARGS_##name(STORE_P),		\
+    store_##result##_cb cb, void *arg)					\
+{									\
+	struct store_req_##name	*q;					\
+	struct store_op		*op;					\
+	unsigned char		*cur;					\
+	size_t			 need = 0;				\
+									\
+	if (!(st != NULL && (cb != NULL || STORE_IS_##access)		\
+	    STORE_ARGS_##name(CHECK)))					\
+		return L_ERR_INVAL;					\
+	if ((op = calloc(1, sizeof(*op) + need)) == NULL)		\
+		return L_ERR_NOMEM;					\
+	op->kind = OP_##name;						\
+	op->size = sizeof(*op) + need;					\
+	op->cb.result = cb;						\
+	op->arg = arg;							\
+	q = &op->req.name;						\
+	cur = op->data;							\
+	STORE_ARGS_##name(COPY)						\
+	(void)q;							\
+	(void)cur;							\
+	return store_op_submit(st, op);					\
 }
-
-int
-store_roster_delete(struct store *st, const char *owner, const char *contact,
-    store_ver_cb cb, void *arg)
-{
-	if (!key_ok(contact))
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_ROSTER_DELETE, owner, contact, NULL, 0,
-	    0, (union store_cbu){ .ver = cb }, arg);
-}
-
-int
-store_offline_push(struct store *st, const char *to, const char *xml,
-    size_t len, int64_t stamp_us, const char *from, store_done_cb cb,
-    void *arg)
-{
-	if (xml == NULL || len == 0 || from == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_OFFLINE_PUSH, to, from, xml, len,
-	    stamp_us, (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_offline_load(struct store *st, const char *jid,
-    void (*cb)(void *, int, struct store_offline *), void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_OFFLINE_LOAD, jid, NULL, NULL, 0, 0,
-	    (union store_cbu){ .offline = cb }, arg);
-}
-
-int
-store_offline_delete(struct store *st, const char *jid, int64_t up_to_id,
-    store_done_cb cb, void *arg)
-{
-	return op_submit_simple(st, OP_OFFLINE_DELETE, jid, NULL, NULL, 0,
-	    up_to_id, (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_clearance_set(struct store *st, const char *jid, const char *xml,
-    store_done_cb cb, void *arg)
-{
-	if (xml == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_CLEARANCE_SET, jid, NULL, xml,
-	    strlen(xml), 0, (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_clearance_get(struct store *st, const char *jid,
-    void (*cb)(void *, int, char *), void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_CLEARANCE_GET, jid, NULL, NULL, 0, 0,
-	    (union store_cbu){ .text = cb }, arg);
-}
-
-int
-store_clearance_delete(struct store *st, const char *jid, store_done_cb cb,
-    void *arg)
-{
-	return op_submit_simple(st, OP_CLEARANCE_DELETE, jid, NULL, NULL, 0,
-	    0, (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_kv_put(struct store *st, const char *key, const void *value,
-    size_t len, store_done_cb cb, void *arg)
-{
-	/* An empty value still needs a non-NULL blob to be stored. */
-	if (value == NULL && len > 0)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_KV_PUT, key, NULL, value ? value : "",
-	    len, 0, (union store_cbu){ .done = cb }, arg);
-}
-
-int
-store_kv_get(struct store *st, const char *key,
-    void (*cb)(void *, int, char *, size_t), void *arg)
-{
-	if (cb == NULL)
-		return L_ERR_INVAL;
-	return op_submit_simple(st, OP_KV_GET, key, NULL, NULL, 0, 0,
-	    (union store_cbu){ .blob = cb }, arg);
-}
-
-int
-store_kv_delete(struct store *st, const char *key, store_done_cb cb,
-    void *arg)
-{
-	return op_submit_simple(st, OP_KV_DELETE, key, NULL, NULL, 0, 0,
-	    (union store_cbu){ .done = cb }, arg);
-}
+STORE_OPS(STORE_ENTRY)
 
 /* ---- Running operations (storage thread) --------------------------- */
 
@@ -527,16 +335,32 @@ step_done(struct store *st, sqlite3_stmt *s)
 	    store_rc_from_sqlite(src);
 }
 
-/* Runs a statement whose only parameter ?1 is `key`, without rows. */
-static int
-exec_key(struct store *st, enum store_stmt id, const char *key)
+/*
+ * The statement `id` with ?1 bound to k1 and, unless NULL, ?2 to k2; NULL
+ * if it cannot be prepared.
+ */
+static sqlite3_stmt *
+stmt_keys(struct store *st, enum store_stmt id, const char *k1,
+    const char *k2)
 {
 	sqlite3_stmt	*s;
 
 	if ((s = store_stmt(st, id)) == NULL)
-		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	return step_done(st, s);
+		return NULL;
+	sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
+	if (k2 != NULL)
+		sqlite3_bind_text(s, 2, k2, -1, SQLITE_STATIC);
+	return s;
+}
+
+/* Runs statement `id` on ?1 = k1 (and ?2 = k2), without rows. */
+static int
+exec_keys(struct store *st, enum store_stmt id, const char *k1,
+    const char *k2)
+{
+	sqlite3_stmt	*s = stmt_keys(st, id, k1, k2);
+
+	return s != NULL ? step_done(st, s) : L_ERR_IO;
 }
 
 /* Copies a column into a fresh NUL-terminated heap string (or NULL). */
@@ -569,9 +393,8 @@ user_check(struct store *st, const char *jid)
 	sqlite3_stmt	*s;
 	int		 src;
 
-	if ((s = store_stmt(st, ST_USER_EXISTS)) == NULL)
+	if ((s = stmt_keys(st, ST_USER_EXISTS, jid, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, jid, -1, SQLITE_STATIC);
 	src = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (src == SQLITE_ROW)
@@ -582,19 +405,18 @@ user_check(struct store *st, const char *jid)
 }
 
 static int
-creds_insert(struct store *st, struct store_op *op)
+creds_insert(struct store *st, const char *jid, const struct store_cred *creds,
+    size_t ncreds)
 {
 	sqlite3_stmt	*s;
 	size_t		 i;
 	int		 rc;
 
-	for (i = 0; i < op->ncreds; i++) {
-		const struct store_cred *c = &op->creds[i];
+	for (i = 0; i < ncreds; i++) {
+		const struct store_cred *c = &creds[i];
 
-		if ((s = store_stmt(st, ST_CRED_INSERT)) == NULL)
+		if ((s = stmt_keys(st, ST_CRED_INSERT, jid, c->mech)) == NULL)
 			return L_ERR_IO;
-		sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, c->mech, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 3, c->salt, (int)c->salt_len,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, c->iterations);
@@ -612,29 +434,32 @@ creds_insert(struct store *st, struct store_op *op)
 }
 
 static int
-exec_user_create(struct store *st, struct store_op *op)
+exec_user_create(struct store *st, const struct store_req_user_create *q,
+    struct store_out *out)
 {
 	int	rc;
 
-	if ((rc = exec_key(st, ST_USER_INSERT, op->jid)) != L_OK)
+	if ((rc = exec_keys(st, ST_USER_INSERT, q->jid, NULL)) != L_OK)
 		return rc;	/* L_ERR_EXISTS from the primary key */
-	return creds_insert(st, op);
+	return creds_insert(st, q->jid, q->creds, q->ncreds);
 }
 
 static int
-exec_user_set_creds(struct store *st, struct store_op *op)
+exec_user_set_creds(struct store *st, const struct store_req_user_set_creds *q,
+    struct store_out *out)
 {
 	int	rc;
 
-	if ((rc = user_check(st, op->jid)) != L_OK)
+	if ((rc = user_check(st, q->jid)) != L_OK)
 		return rc;
-	if ((rc = exec_key(st, ST_CRED_DELETE_ALL, op->jid)) != L_OK)
+	if ((rc = exec_keys(st, ST_CRED_DELETE_ALL, q->jid, NULL)) != L_OK)
 		return rc;
-	return creds_insert(st, op);
+	return creds_insert(st, q->jid, q->creds, q->ncreds);
 }
 
 static int
-exec_user_delete(struct store *st, struct store_op *op)
+exec_user_delete(struct store *st, const struct store_req_user_delete *q,
+    struct store_out *out)
 {
 	static const enum store_stmt cascade[] = {
 		ST_CRED_DELETE_ALL, ST_GROUP_DELETE_ALL, ST_ROSTER_DELETE_ALL,
@@ -643,16 +468,17 @@ exec_user_delete(struct store *st, struct store_op *op)
 	size_t	i;
 	int	rc;
 
-	if ((rc = user_check(st, op->jid)) != L_OK)
+	if ((rc = user_check(st, q->jid)) != L_OK)
 		return rc;
 	for (i = 0; i < sizeof(cascade) / sizeof(cascade[0]); i++)
-		if ((rc = exec_key(st, cascade[i], op->jid)) != L_OK)
+		if ((rc = exec_keys(st, cascade[i], q->jid, NULL)) != L_OK)
 			return rc;
-	return exec_key(st, ST_USER_DELETE, op->jid);
+	return exec_keys(st, ST_USER_DELETE, q->jid, NULL);
 }
 
 static int
-exec_user_list(struct store *st, struct store_op *op)
+exec_user_list(struct store *st, const struct store_req_user_list *q,
+    struct store_out *out)
 {
 	struct store_strlist	*list;
 	sqlite3_stmt		*s;
@@ -680,7 +506,7 @@ exec_user_list(struct store *st, struct store_op *op)
 		rc = store_rc_from_sqlite(src);
 		goto err;
 	}
-	op->result = list;
+	out->p = list;
 	return L_OK;
 err:
 	sqlite3_reset(s);
@@ -689,17 +515,16 @@ err:
 }
 
 static int
-exec_user_get_creds(struct store *st, struct store_op *op)
+exec_user_get_creds(struct store *st, const struct store_req_user_get_creds *q,
+    struct store_out *out)
 {
 	struct store_cred	*c;
 	sqlite3_stmt		*s;
 	size_t			 saltn, k1, k2;
 	int			 src, rc;
 
-	if ((s = store_stmt(st, ST_CRED_GET)) == NULL)
+	if ((s = stmt_keys(st, ST_CRED_GET, q->jid, q->mech)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
 	src = sqlite3_step(s);
 	if (src == SQLITE_DONE)
 		return L_ERR_NOTFOUND;
@@ -718,14 +543,14 @@ exec_user_get_creds(struct store *st, struct store_op *op)
 		rc = L_ERR_NOMEM;
 		goto out;
 	}
-	snprintf(c->mech, sizeof(c->mech), "%s", op->s2);
+	snprintf(c->mech, sizeof(c->mech), "%s", q->mech);
 	memcpy(c->salt, sqlite3_column_blob(s, 0), saltn);
 	c->salt_len = saltn;
 	c->iterations = (uint32_t)sqlite3_column_int64(s, 1);
 	memcpy(c->stored_key, sqlite3_column_blob(s, 2), k1);
 	memcpy(c->server_key, sqlite3_column_blob(s, 3), k1);
 	c->key_len = k1;
-	op->result = c;
+	out->p = c;
 	rc = L_OK;
 out:
 	sqlite3_reset(s);
@@ -739,9 +564,8 @@ rver_get(struct store *st, const char *owner, uint64_t *out)
 	sqlite3_stmt	*s;
 	int		 src;
 
-	if ((s = store_stmt(st, ST_RVER_GET)) == NULL)
+	if ((s = stmt_keys(st, ST_RVER_GET, owner, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
 	src = sqlite3_step(s);
 	*out = src == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
@@ -755,9 +579,8 @@ rver_bump(struct store *st, const char *owner, uint64_t *out)
 	sqlite3_stmt	*s;
 	int		 src;
 
-	if ((s = store_stmt(st, ST_RVER_BUMP)) == NULL)
+	if ((s = stmt_keys(st, ST_RVER_BUMP, owner, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
 	src = sqlite3_step(s);
 	if (src == SQLITE_ROW) {
 		*out = (uint64_t)sqlite3_column_int64(s, 0);
@@ -799,7 +622,8 @@ item_add_group(struct store_roster_item *it, sqlite3_stmt *s, int col)
  * way), and merges the two sorted lists in one pass.
  */
 static int
-exec_roster_load(struct store *st, struct store_op *op)
+exec_roster_load(struct store *st, const struct store_req_roster_load *q,
+    struct store_out *out)
 {
 	struct store_roster		*r;
 	struct store_roster_item	*it, *ni;
@@ -810,12 +634,11 @@ exec_roster_load(struct store *st, struct store_op *op)
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return L_ERR_NOMEM;
-	if ((rc = rver_get(st, op->jid, &r->version)) != L_OK)
+	if ((rc = rver_get(st, q->owner, &r->version)) != L_OK)
 		goto err;
 	rc = L_ERR_IO;
-	if ((s = store_stmt(st, ST_ROSTER_ITEMS)) == NULL)
+	if ((s = stmt_keys(st, ST_ROSTER_ITEMS, q->owner, NULL)) == NULL)
 		goto err;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
 	rc = L_ERR_NOMEM;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		if (r->n == cap) {
@@ -844,9 +667,8 @@ exec_roster_load(struct store *st, struct store_op *op)
 	sqlite3_reset(s);
 
 	rc = L_ERR_IO;
-	if ((s = store_stmt(st, ST_ROSTER_GROUPS)) == NULL)
+	if ((s = stmt_keys(st, ST_ROSTER_GROUPS, q->owner, NULL)) == NULL)
 		goto err;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
 	rc = L_ERR_NOMEM;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		contact = (const char *)sqlite3_column_text(s, 0);
@@ -866,7 +688,7 @@ exec_roster_load(struct store *st, struct store_op *op)
 		goto err_reset;
 	}
 	sqlite3_reset(s);
-	op->result = r;
+	out->p = r;
 	return L_OK;
 
 err_reset:
@@ -877,97 +699,103 @@ err:
 }
 
 static int
-exec_roster_put(struct store *st, struct store_op *op)
+exec_roster_put(struct store *st, const struct store_req_roster_put *q,
+    struct store_out *out)
 {
-	sqlite3_stmt	*s;
-	const char	*g;
-	size_t		 i;
-	int		 rc;
+	const struct store_roster_item	*it = &q->item;
+	sqlite3_stmt			*s;
+	size_t				 i;
+	int				 rc;
 
-	if ((s = store_stmt(st, ST_ROSTER_UPSERT)) == NULL)
+	if ((s = stmt_keys(st, ST_ROSTER_UPSERT, q->owner,
+	    it->contact)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
-	if (op->s3 != NULL)
-		sqlite3_bind_text(s, 3, op->s3, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, sub_names[op->sub], -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 5, op->ask != 0);
-	sqlite3_bind_int(s, 6, op->pending_in != 0);
-	if ((rc = step_done(st, s)) != L_OK)
+	if (it->name != NULL)
+		sqlite3_bind_text(s, 3, it->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, sub_names[it->sub], -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, it->ask);
+	sqlite3_bind_int(s, 6, it->pending_in);
+	if ((rc = step_done(st, s)) != L_OK ||
+	    (rc = exec_keys(st, ST_GROUP_DELETE, q->owner, it->contact)) !=
+	    L_OK)
 		return rc;
-
-	if ((s = store_stmt(st, ST_GROUP_DELETE)) == NULL)
-		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s)) != L_OK)
-		return rc;
-	g = op->blob;
-	for (i = 0; i < op->ngroups; i++, g += strlen(g) + 1) {
-		if ((s = store_stmt(st, ST_GROUP_INSERT)) == NULL)
+	for (i = 0; i < it->ngroups; i++) {
+		if ((s = stmt_keys(st, ST_GROUP_INSERT, q->owner,
+		    it->contact)) == NULL)
 			return L_ERR_IO;
-		sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, g, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, it->groups[i], -1, SQLITE_STATIC);
 		if ((rc = step_done(st, s)) != L_OK)
 			return rc;
 	}
-	return rver_bump(st, op->jid, &op->version);
+	return rver_bump(st, q->owner, &out->ver);
 }
 
 static int
-exec_roster_delete(struct store *st, struct store_op *op)
+exec_roster_delete(struct store *st, const struct store_req_roster_delete *q,
+    struct store_out *out)
 {
-	sqlite3_stmt	*s;
-	int		 rc;
+	int	rc;
 
-	if ((s = store_stmt(st, ST_GROUP_DELETE)) == NULL)
-		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s)) != L_OK)
-		return rc;
-	if ((s = store_stmt(st, ST_ROSTER_DELETE)) == NULL)
-		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, op->s2, -1, SQLITE_STATIC);
-	if ((rc = step_done(st, s)) != L_OK)
+	if ((rc = exec_keys(st, ST_GROUP_DELETE, q->owner, q->contact)) !=
+	    L_OK ||
+	    (rc = exec_keys(st, ST_ROSTER_DELETE, q->owner, q->contact)) !=
+	    L_OK)
 		return rc;
 	if (sqlite3_changes(st->db) == 0)
 		return L_ERR_NOTFOUND;
-	return rver_bump(st, op->jid, &op->version);
+	return rver_bump(st, q->owner, &out->ver);
+}
+
+/* The number of messages stored for `jid`. */
+static int
+offline_count(struct store *st, const char *jid, int64_t *out)
+{
+	sqlite3_stmt	*s;
+	int		 src;
+
+	if ((s = stmt_keys(st, ST_OFFLINE_COUNT, jid, NULL)) == NULL)
+		return L_ERR_IO;
+	src = sqlite3_step(s);
+	*out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return src == SQLITE_ROW ? L_OK : store_rc_from_sqlite(src);
 }
 
 static int
-exec_offline_push(struct store *st, struct store_op *op)
+exec_offline_push(struct store *st, const struct store_req_offline_push *q,
+    struct store_out *out)
 {
 	sqlite3_stmt	*s;
 	int64_t		 n;
-	int		 src;
+	int		 rc;
 
-	if ((s = store_stmt(st, ST_OFFLINE_COUNT)) == NULL)
-		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	if ((src = sqlite3_step(s)) != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return store_rc_from_sqlite(src);
-	}
-	n = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	if ((rc = offline_count(st, q->to, &n)) != L_OK)
+		return rc;
 	if (n >= (int64_t)atomic_load(&st->offline_max))
 		return L_ERR_LIMIT;
-
-	if ((s = store_stmt(st, ST_OFFLINE_INSERT)) == NULL)
+	if ((s = stmt_keys(st, ST_OFFLINE_INSERT, q->to, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, op->i1);
-	sqlite3_bind_text(s, 3, op->s2, -1, SQLITE_STATIC);
-	sqlite3_bind_blob64(s, 4, op->blob, op->bloblen, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, q->stamp_us);
+	sqlite3_bind_text(s, 3, q->from, -1, SQLITE_STATIC);
+	sqlite3_bind_blob64(s, 4, q->xml, q->len, SQLITE_STATIC);
 	return step_done(st, s);
 }
 
 static int
-exec_offline_load(struct store *st, struct store_op *op)
+exec_offline_count(struct store *st, const struct store_req_offline_count *q,
+    struct store_out *out)
+{
+	int64_t	n;
+	int	rc;
+
+	if ((rc = offline_count(st, q->jid, &n)) == L_OK)
+		out->n = (size_t)n;
+	return rc;
+}
+
+static int
+exec_offline_load(struct store *st, const struct store_req_offline_load *q,
+    struct store_out *out)
 {
 	struct store_offline		*l;
 	struct store_offline_msg	*m, *nm;
@@ -975,11 +803,10 @@ exec_offline_load(struct store *st, struct store_op *op)
 	size_t				 cap = 0;
 	int				 src, rc = L_ERR_NOMEM;
 
-	if ((s = store_stmt(st, ST_OFFLINE_LOAD)) == NULL)
+	if ((s = stmt_keys(st, ST_OFFLINE_LOAD, q->jid, NULL)) == NULL)
 		return L_ERR_IO;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return L_ERR_NOMEM;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
 		if (l->n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -1001,7 +828,7 @@ exec_offline_load(struct store *st, struct store_op *op)
 		rc = store_rc_from_sqlite(src);
 		goto err;
 	}
-	op->result = l;
+	out->p = l;
 	return L_OK;
 err:
 	sqlite3_reset(s);
@@ -1010,52 +837,50 @@ err:
 }
 
 static int
-exec_offline_delete(struct store *st, struct store_op *op)
+exec_offline_delete(struct store *st, const struct store_req_offline_delete *q,
+    struct store_out *out)
 {
 	sqlite3_stmt	*s;
 
-	if ((s = store_stmt(st, ST_OFFLINE_DELETE)) == NULL)
+	if ((s = stmt_keys(st, ST_OFFLINE_DELETE, q->jid, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, op->i1);
+	sqlite3_bind_int64(s, 2, q->up_to_id);
 	return step_done(st, s);
 }
 
-/* Binds ?1 key and ?2 blob (as text if `text`), runs, no rows. */
+/* Binds ?1 key and ?2 value (as text if `text`), runs, no rows. */
 static int
-exec_key_value(struct store *st, enum store_stmt id, struct store_op *op,
-    int text)
+put_value(struct store *st, enum store_stmt id, const char *key,
+    const void *value, size_t len, bool text)
 {
 	sqlite3_stmt	*s;
 
-	if ((s = store_stmt(st, id)) == NULL)
+	if ((s = stmt_keys(st, id, key, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
 	if (text)
-		sqlite3_bind_text64(s, 2, op->blob, op->bloblen,
-		    SQLITE_STATIC, SQLITE_UTF8);
+		sqlite3_bind_text64(s, 2, value, len, SQLITE_STATIC,
+		    SQLITE_UTF8);
 	else
-		sqlite3_bind_blob64(s, 2, op->blob, op->bloblen,
-		    SQLITE_STATIC);
+		sqlite3_bind_blob64(s, 2, value, len, SQLITE_STATIC);
 	return step_done(st, s);
 }
 
-/* Reads column 0 of statement `id` for key ?1 into op->result/outlen. */
+/* Reads column 0 of statement `id` for key ?1 into out->p and out->n. */
 static int
-exec_get_value(struct store *st, enum store_stmt id, struct store_op *op)
+get_value(struct store *st, enum store_stmt id, const char *key,
+    struct store_out *out)
 {
 	sqlite3_stmt	*s;
 	int		 src, rc;
 
-	if ((s = store_stmt(st, id)) == NULL)
+	if ((s = stmt_keys(st, id, key, NULL)) == NULL)
 		return L_ERR_IO;
-	sqlite3_bind_text(s, 1, op->jid, -1, SQLITE_STATIC);
 	src = sqlite3_step(s);
 	if (src == SQLITE_DONE)
 		rc = L_ERR_NOTFOUND;
 	else if (src != SQLITE_ROW)
 		rc = store_rc_from_sqlite(src);
-	else if ((op->result = col_dup(s, 0, &op->outlen)) == NULL)
+	else if ((out->p = col_dup(s, 0, &out->n)) == NULL)
 		rc = L_ERR_NOMEM;
 	else
 		rc = L_OK;
@@ -1065,150 +890,186 @@ exec_get_value(struct store *st, enum store_stmt id, struct store_op *op)
 
 /* Deletes by key; L_ERR_NOTFOUND if no row went. */
 static int
-exec_delete_key(struct store *st, enum store_stmt id, struct store_op *op)
+delete_key(struct store *st, enum store_stmt id, const char *key)
 {
 	int	rc;
 
-	if ((rc = exec_key(st, id, op->jid)) != L_OK)
+	if ((rc = exec_keys(st, id, key, NULL)) != L_OK)
 		return rc;
 	return sqlite3_changes(st->db) > 0 ? L_OK : L_ERR_NOTFOUND;
 }
 
+static int
+exec_clearance_set(struct store *st, const struct store_req_clearance_set *q,
+    struct store_out *out)
+{
+	return put_value(st, ST_CLEAR_SET, q->jid, q->xml, strlen(q->xml),
+	    true);
+}
+
+static int
+exec_clearance_get(struct store *st, const struct store_req_clearance_get *q,
+    struct store_out *out)
+{
+	return get_value(st, ST_CLEAR_GET, q->jid, out);
+}
+
+static int
+exec_clearance_delete(struct store *st,
+    const struct store_req_clearance_delete *q, struct store_out *out)
+{
+	return delete_key(st, ST_CLEAR_DELETE, q->jid);
+}
+
+static int
+exec_kv_put(struct store *st, const struct store_req_kv_put *q,
+    struct store_out *out)
+{
+	return put_value(st, ST_KV_PUT, q->key, q->value, q->len, false);
+}
+
+static int
+exec_kv_get(struct store *st, const struct store_req_kv_get *q,
+    struct store_out *out)
+{
+	return get_value(st, ST_KV_GET, q->key, out);
+}
+
+static int
+exec_kv_delete(struct store *st, const struct store_req_kv_delete *q,
+    struct store_out *out)
+{
+	return delete_key(st, ST_KV_DELETE, q->key);
+}
+
+static int
+exec_user_exists(struct store *st, const struct store_req_user_exists *q,
+    struct store_out *out)
+{
+	return user_check(st, q->jid);
+}
+
 /*
  * Runs `op` on the connection (inside the caller's transaction); returns
- * its status, and on success may leave a result in op->result.  Cached
+ * its status, and on success may leave a result in op->out.  Cached
  * statements are left reset or resettable; results of failed reads are
- * freed here.
+ * freed by the executor.
  */
 int
 store_op_exec(struct store *st, struct store_op *op)
 {
 	switch (op->kind) {
-	case OP_USER_CREATE:
-		return exec_user_create(st, op);
-	case OP_USER_SET_CREDS:
-		return exec_user_set_creds(st, op);
-	case OP_USER_DELETE:
-		return exec_user_delete(st, op);
-	case OP_USER_EXISTS:
-		return user_check(st, op->jid);
-	case OP_USER_LIST:
-		return exec_user_list(st, op);
-	case OP_USER_GET_CREDS:
-		return exec_user_get_creds(st, op);
-	case OP_ROSTER_LOAD:
-		return exec_roster_load(st, op);
-	case OP_ROSTER_PUT:
-		return exec_roster_put(st, op);
-	case OP_ROSTER_DELETE:
-		return exec_roster_delete(st, op);
-	case OP_OFFLINE_PUSH:
-		return exec_offline_push(st, op);
-	case OP_OFFLINE_LOAD:
-		return exec_offline_load(st, op);
-	case OP_OFFLINE_DELETE:
-		return exec_offline_delete(st, op);
-	case OP_CLEARANCE_SET:
-		return exec_key_value(st, ST_CLEAR_SET, op, 1);
-	case OP_CLEARANCE_GET:
-		return exec_get_value(st, ST_CLEAR_GET, op);
-	case OP_CLEARANCE_DELETE:
-		return exec_delete_key(st, ST_CLEAR_DELETE, op);
-	case OP_KV_PUT:
-		return exec_key_value(st, ST_KV_PUT, op, 0);
-	case OP_KV_GET:
-		return exec_get_value(st, ST_KV_GET, op);
-	case OP_KV_DELETE:
-		return exec_delete_key(st, ST_KV_DELETE, op);
+#define STORE_EXEC(name, result, access)				\
+	case OP_##name:							\
+		return exec_##name(st, &op->req.name, &op->out);
+	STORE_OPS(STORE_EXEC)
+#undef STORE_EXEC
 	case OP__COUNT:
 		break;
 	}
 	return L_ERR_INTERNAL;
 }
 
-/* Frees a result that will not be handed to a callback. */
-static void
-op_result_free(struct store_op *op)
-{
-	switch (op->kind) {
-	case OP_USER_LIST:
-		store_strlist_free(op->result);
-		break;
-	case OP_USER_GET_CREDS:
-		store_cred_free(op->result);
-		break;
-	case OP_ROSTER_LOAD:
-		store_roster_free(op->result);
-		break;
-	case OP_OFFLINE_LOAD:
-		store_offline_free(op->result);
-		break;
-	default:
-		free(op->result);
-		break;
-	}
-	op->result = NULL;
-}
+/* ---- Completion (loop thread) -------------------------------------- */
 
 /*
- * Calls the op's callback (loop thread), handing over the result, which is
- * NULL whenever rc != 0.  Logs failed writes, without content.
+ * One function per result kind: calls the callback with the result, which
+ * it hands over, and which is NULL (freed here) whenever rc != 0.
  */
+static void
+complete_done(struct store_op *op)
+{
+	if (op->cb.done != NULL)
+		op->cb.done(op->arg, op->rc);
+}
+
+static void
+complete_ver(struct store_op *op)
+{
+	if (op->cb.ver != NULL)
+		op->cb.ver(op->arg, op->rc, op->rc == L_OK ? op->out.ver : 0);
+}
+
+static void
+complete_count(struct store_op *op)
+{
+	op->cb.count(op->arg, op->rc, op->rc == L_OK ? op->out.n : 0);
+}
+
+static void
+complete_blob(struct store_op *op)
+{
+	char	*p = op->rc == L_OK ? op->out.p : NULL;
+
+	if (p == NULL)
+		free(op->out.p);
+	op->out.p = NULL;
+	op->cb.blob(op->arg, op->rc, p, p != NULL ? op->out.n : 0);
+}
+
+#define COMPLETE_PTR(result, type, free_fn)				\
+static void								\
+complete_##result(struct store_op *op)					\
+{									\
+	type	*p = op->rc == L_OK ? op->out.p : NULL;			\
+									\
+	if (p == NULL)							\
+		free_fn(op->out.p);					\
+	op->out.p = NULL;						\
+	op->cb.result(op->arg, op->rc, p);				\
+}
+COMPLETE_PTR(strlist, struct store_strlist, store_strlist_free)
+COMPLETE_PTR(cred, struct store_cred, store_cred_free)
+COMPLETE_PTR(roster, struct store_roster, store_roster_free)
+COMPLETE_PTR(offline, struct store_offline, store_offline_free)
+COMPLETE_PTR(text, char, free)
+
+static const struct {
+	const char	*name;
+	bool		 write;
+	void		(*complete)(struct store_op *);
+} op_desc[OP__COUNT] = {
+#define STORE_DESC(name, result, access)				\
+	[OP_##name] = { #name, STORE_IS_##access, complete_##result },
+	STORE_OPS(STORE_DESC)
+#undef STORE_DESC
+};
+
+int
+store_op_is_write(enum store_op_kind kind)
+{
+	return op_desc[kind].write;
+}
+
+const char *
+store_op_name(enum store_op_kind kind)
+{
+	return (unsigned)kind < OP__COUNT ? op_desc[kind].name : "?";
+}
+
+/* Calls the op's callback (loop thread).  Logs failed writes, without
+ * content. */
 void
 store_op_complete(struct store_op *op)
 {
-	void	*res;
-
-	if (op->rc != L_OK && op->result != NULL)
-		op_result_free(op);
 	if (op->rc != L_OK && store_op_is_write(op->kind) &&
 	    op->rc != L_ERR_EXISTS && op->rc != L_ERR_NOTFOUND &&
 	    op->rc != L_ERR_LIMIT)
 		log_warnx("store: %s failed: %s", store_op_name(op->kind),
 		    l_strerror(op->rc));
-	res = op->result;
-	op->result = NULL;
-	switch (op->kind) {
-	case OP_USER_LIST:
-		op->cb.strlist(op->arg, op->rc, res);
-		break;
-	case OP_USER_GET_CREDS:
-		op->cb.cred(op->arg, op->rc, res);
-		break;
-	case OP_ROSTER_LOAD:
-		op->cb.roster(op->arg, op->rc, res);
-		break;
-	case OP_OFFLINE_LOAD:
-		op->cb.offline(op->arg, op->rc, res);
-		break;
-	case OP_CLEARANCE_GET:
-		op->cb.text(op->arg, op->rc, res);
-		break;
-	case OP_KV_GET:
-		op->cb.blob(op->arg, op->rc, res, res ? op->outlen : 0);
-		break;
-	case OP_ROSTER_PUT:
-	case OP_ROSTER_DELETE:
-		if (op->cb.ver != NULL)
-			op->cb.ver(op->arg, op->rc,
-			    op->rc == L_OK ? op->version : 0);
-		break;
-	default:
-		if (op->cb.done != NULL)
-			op->cb.done(op->arg, op->rc);
-		break;
-	}
+	op_desc[op->kind].complete(op);
 }
 
-/* Frees an op; credential ops are wiped first (they hold key material). */
+/*
+ * Frees an op, after its completion (which took any result); ops holding
+ * credentials are wiped first (key material).
+ */
 void
 store_op_free(struct store_op *op)
 {
 	if (op == NULL)
 		return;
-	if (op->result != NULL)
-		op_result_free(op);
-	if (op->ncreds > 0)
+	if (op->wipe)
 		explicit_bzero(op, op->size);
 	free(op);
 }

@@ -1,8 +1,9 @@
 /*
- * Synchronous wrappers for STORE_SYNC handles (liaisonctl): each calls the
- * asynchronous function with a callback that captures the status and the
- * result, which in STORE_SYNC mode has run before the call returns.  On a
- * threaded handle they refuse with L_ERR_INVAL rather than block the loop.
+ * Synchronous wrappers for STORE_SYNC handles (liaisonctl), generated from
+ * store_ops.def: each calls the asynchronous function with a callback that
+ * captures the status and the result, which in STORE_SYNC mode has run
+ * before the call returns.  On a threaded handle they refuse with
+ * L_ERR_INVAL rather than block the loop.
  */
 #include <stdlib.h>
 
@@ -10,11 +11,11 @@
 #include "store/store_int.h"
 
 struct sync_res {
-	int	 rc;
-	void	*p;
-	size_t	 len;
+	int			rc;
+	struct store_out	out;
 };
 
+/* The capturing callback of each result kind. */
 static void
 sync_done(void *arg, int rc)
 {
@@ -22,192 +23,76 @@ sync_done(void *arg, int rc)
 }
 
 static void
-sync_strlist(void *arg, int rc, struct store_strlist *l)
+sync_ver(void *arg, int rc, uint64_t ver)
 {
 	struct sync_res	*r = arg;
 
 	r->rc = rc;
-	r->p = l;
+	r->out.ver = ver;
 }
 
 static void
-sync_cred(void *arg, int rc, struct store_cred *c)
+sync_count(void *arg, int rc, size_t n)
 {
 	struct sync_res	*r = arg;
 
 	r->rc = rc;
-	r->p = c;
+	r->out.n = n;
 }
 
 static void
-sync_text(void *arg, int rc, char *s)
+sync_blob(void *arg, int rc, char *p, size_t len)
 {
 	struct sync_res	*r = arg;
 
 	r->rc = rc;
-	r->p = s;
+	r->out.p = p;
+	r->out.n = len;
 }
 
-static void
-sync_blob(void *arg, int rc, char *v, size_t len)
-{
-	struct sync_res	*r = arg;
-
-	r->rc = rc;
-	r->p = v;
-	r->len = len;
+#define SYNC_PTR(result, type)						\
+static void								\
+sync_##result(void *arg, int rc, type *p)				\
+{									\
+	struct sync_res	*r = arg;					\
+									\
+	r->rc = rc;							\
+	r->out.p = p;							\
 }
+SYNC_PTR(strlist, struct store_strlist)
+SYNC_PTR(cred, struct store_cred)
+SYNC_PTR(roster, struct store_roster)
+SYNC_PTR(offline, struct store_offline)
+SYNC_PTR(text, char)
 
-static void
-sync_offline(void *arg, int rc, struct store_offline *l)
-{
-	struct sync_res	*r = arg;
+/* Hands the captured result to the outputs (STORE_OUT_<result>). */
+#define SYNC_TAKE_done(r)
+#define SYNC_TAKE_ver(r)	(*out = (r).out.ver)
+#define SYNC_TAKE_count(r)	(*out = (r).out.n)
+#define SYNC_TAKE_blob(r)	(*out = (r).out.p, *outlen = (r).out.n)
+#define SYNC_TAKE_strlist(r)	(*out = (r).out.p)
+#define SYNC_TAKE_cred(r)	(*out = (r).out.p)
+#define SYNC_TAKE_roster(r)	(*out = (r).out.p)
+#define SYNC_TAKE_offline(r)	(*out = (r).out.p)
+#define SYNC_TAKE_text(r)	(*out = (r).out.p)
 
-	r->rc = rc;
-	r->p = l;
-}
-
-/* The rc of a call: its own (not queued) or the callback's. */
-#define SYNC_RUN(st, call, res) do {					\
-	if ((st) == NULL || !((st)->flags & STORE_SYNC))		\
+/* The outputs are cleared first (from an empty result), whatever happens. */
+#define SYNC_DEFINE(name, result, access)				\
+int									\
+store_sync_##name(struct store *st STORE_ARGS_##name(STORE_P)		\
+    STORE_OUT_##result)							\
+{									\
+	struct sync_res	r = { .rc = L_ERR_INTERNAL };			\
+	int		qrc;						\
+									\
+	SYNC_TAKE_##result(r);						\
+	if (st == NULL || !(st->flags & STORE_SYNC))			\
 		return L_ERR_INVAL;					\
-	(res).rc = L_ERR_INTERNAL;					\
-	(res).p = NULL;							\
-	(res).len = 0;							\
-	{								\
-		int qrc_ = (call);					\
-		if (qrc_ != L_OK)					\
-			return qrc_;					\
-	}								\
-} while (0)
-
-int
-store_sync_user_create(struct store *st, const char *jid,
-    const struct store_cred *creds, size_t ncreds)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_user_create(st, jid, creds, ncreds, sync_done, &r),
-	    r);
-	return r.rc;
+	qrc = store_##name(st STORE_ARGS_##name(STORE_A),		\
+	    sync_##result, &r);						\
+	if (qrc != L_OK)						\
+		return qrc;						\
+	SYNC_TAKE_##result(r);						\
+	return r.rc;							\
 }
-
-int
-store_sync_user_set_creds(struct store *st, const char *jid,
-    const struct store_cred *creds, size_t ncreds)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_user_set_creds(st, jid, creds, ncreds, sync_done,
-	    &r), r);
-	return r.rc;
-}
-
-int
-store_sync_user_delete(struct store *st, const char *jid)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_user_delete(st, jid, sync_done, &r), r);
-	return r.rc;
-}
-
-int
-store_sync_user_exists(struct store *st, const char *jid)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_user_exists(st, jid, sync_done, &r), r);
-	return r.rc;
-}
-
-int
-store_sync_user_list(struct store *st, struct store_strlist **out)
-{
-	struct sync_res	r;
-
-	*out = NULL;
-	SYNC_RUN(st, store_user_list(st, sync_strlist, &r), r);
-	*out = r.p;
-	return r.rc;
-}
-
-int
-store_sync_user_get_creds(struct store *st, const char *jid,
-    const char *mech, struct store_cred **out)
-{
-	struct sync_res	r;
-
-	*out = NULL;
-	SYNC_RUN(st, store_user_get_creds(st, jid, mech, sync_cred, &r), r);
-	*out = r.p;
-	return r.rc;
-}
-
-int
-store_sync_clearance_set(struct store *st, const char *jid, const char *xml)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_clearance_set(st, jid, xml, sync_done, &r), r);
-	return r.rc;
-}
-
-int
-store_sync_clearance_get(struct store *st, const char *jid, char **out)
-{
-	struct sync_res	r;
-
-	*out = NULL;
-	SYNC_RUN(st, store_clearance_get(st, jid, sync_text, &r), r);
-	*out = r.p;
-	return r.rc;
-}
-
-int
-store_sync_clearance_delete(struct store *st, const char *jid)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_clearance_delete(st, jid, sync_done, &r), r);
-	return r.rc;
-}
-
-int
-store_sync_kv_put(struct store *st, const char *key, const void *value,
-    size_t len)
-{
-	struct sync_res	r;
-
-	SYNC_RUN(st, store_kv_put(st, key, value, len, sync_done, &r), r);
-	return r.rc;
-}
-
-int
-store_sync_kv_get(struct store *st, const char *key, char **out,
-    size_t *outlen)
-{
-	struct sync_res	r;
-
-	*out = NULL;
-	*outlen = 0;
-	SYNC_RUN(st, store_kv_get(st, key, sync_blob, &r), r);
-	*out = r.p;
-	*outlen = r.len;
-	return r.rc;
-}
-
-int
-store_sync_offline_count(struct store *st, const char *jid, size_t *out)
-{
-	struct sync_res		 r;
-	struct store_offline	*l;
-
-	*out = 0;
-	SYNC_RUN(st, store_offline_load(st, jid, sync_offline, &r), r);
-	l = r.p;
-	if (l != NULL)
-		*out = l->n;
-	store_offline_free(l);
-	return r.rc;
-}
+STORE_OPS(SYNC_DEFINE)

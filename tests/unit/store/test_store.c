@@ -1128,6 +1128,354 @@ test_schema(void **state)
 	assert_non_null(strstr(err, "WAL"));
 }
 
+/* ---- Every operation: the async and the sync path agree ------------- */
+
+/*
+ * For each operation of store_ops.def (the list itself, so a new operation
+ * is covered without a new test): from the same seeded file, its
+ * asynchronous function on a threaded handle and its store_sync_ wrapper
+ * on a STORE_SYNC handle give the same rc, the same result and the same
+ * file afterwards; that file differs from the seed exactly when a write
+ * succeeded; every read finds the seeded rows; and the wrapper refuses a
+ * threaded handle.  The arguments come from the argument kinds.
+ */
+static struct store_cred	 agree_creds[2];
+static char			*agree_groups[] = { "sample" };
+static const struct store_roster_item agree_item = {
+	.contact = "c@x", .name = "n", .sub = STORE_SUB_TO, .ask = true,
+	.ngroups = 1, .groups = agree_groups,
+};
+
+#define SAMPLE(kind, ...)		SAMPLE_##kind(__VA_ARGS__)
+#define SAMPLE_KEY(n)			, "a@x"
+#define SAMPLE_NAME(n, max)		, "SCRAM-SHA-256"
+#define SAMPLE_TEXT(n)			, "sample " #n
+#define SAMPLE_BYTES(T, n, len, min)	, "<message id='s'/>", 17
+#define SAMPLE_I64(n)			, 1
+#define SAMPLE_CREDS(n, cnt)		, agree_creds, 2
+#define SAMPLE_ITEM(n)			, &agree_item
+
+/* What the sync wrapper hands back, by result kind. */
+struct outs {
+	uint64_t		 ver;
+	size_t			 count, len;
+	struct store_strlist	*strlist;
+	struct store_cred	*cred;
+	struct store_roster	*roster;
+	struct store_offline	*offline;
+	char			*text, *blob;
+};
+#define OUTS_done
+#define OUTS_ver	, &o.ver
+#define OUTS_count	, &o.count
+#define OUTS_strlist	, &o.strlist
+#define OUTS_cred	, &o.cred
+#define OUTS_roster	, &o.roster
+#define OUTS_offline	, &o.offline
+#define OUTS_text	, &o.text
+#define OUTS_blob	, &o.blob, &o.len
+
+static void
+rec_count(void *arg, int rc, size_t n)
+{
+	struct rec	*r = arg;
+
+	r->called++;
+	r->rc = rc;
+	r->len = n;
+}
+
+/* Compares the callback's result `r` with the wrapper's `o`; frees both. */
+static void
+same_done(struct rec *r, struct outs *o)
+{
+}
+
+static void
+same_ver(struct rec *r, struct outs *o)
+{
+	assert_int_equal(r->ver, o->ver);
+}
+
+static void
+same_count(struct rec *r, struct outs *o)
+{
+	assert_int_equal(r->len, o->count);
+}
+
+static void
+same_strlist(struct rec *r, struct outs *o)
+{
+	struct store_strlist	*a = r->p, *b = o->strlist;
+	size_t			 i;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++)
+		assert_string_equal(a->v[i], b->v[i]);
+	store_strlist_free(a);
+	store_strlist_free(b);
+}
+
+static void
+same_cred(struct rec *r, struct outs *o)
+{
+	struct store_cred	*a = r->p, *b = o->cred;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a->mech, b->mech);
+	assert_int_equal(a->salt_len, b->salt_len);
+	assert_memory_equal(a->salt, b->salt, a->salt_len);
+	assert_int_equal(a->iterations, b->iterations);
+	assert_int_equal(a->key_len, b->key_len);
+	assert_memory_equal(a->stored_key, b->stored_key, a->key_len);
+	assert_memory_equal(a->server_key, b->server_key, a->key_len);
+	store_cred_free(a);
+	store_cred_free(b);
+}
+
+static void
+same_roster(struct rec *r, struct outs *o)
+{
+	struct store_roster	*a = r->p, *b = o->roster;
+	size_t			 i, j;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->version, b->version);
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		struct store_roster_item *x = &a->items[i], *y = &b->items[i];
+
+		assert_string_equal(x->contact, y->contact);
+		assert_true((x->name == NULL) == (y->name == NULL));
+		if (x->name != NULL)
+			assert_string_equal(x->name, y->name);
+		assert_int_equal(x->sub, y->sub);
+		assert_int_equal(x->ask, y->ask);
+		assert_int_equal(x->pending_in, y->pending_in);
+		assert_int_equal(x->ngroups, y->ngroups);
+		for (j = 0; j < x->ngroups; j++)
+			assert_string_equal(x->groups[j], y->groups[j]);
+	}
+	store_roster_free(a);
+	store_roster_free(b);
+}
+
+static void
+same_offline(struct rec *r, struct outs *o)
+{
+	struct store_offline	*a = r->p, *b = o->offline;
+	size_t			 i;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->n, b->n);
+	for (i = 0; i < a->n; i++) {
+		assert_int_equal(a->msgs[i].id, b->msgs[i].id);
+		assert_int_equal(a->msgs[i].stamp_us, b->msgs[i].stamp_us);
+		assert_string_equal(a->msgs[i].from, b->msgs[i].from);
+		assert_int_equal(a->msgs[i].len, b->msgs[i].len);
+		assert_memory_equal(a->msgs[i].xml, b->msgs[i].xml,
+		    a->msgs[i].len + 1);
+	}
+	store_offline_free(a);
+	store_offline_free(b);
+}
+
+static void
+same_text(struct rec *r, struct outs *o)
+{
+	assert_non_null(r->p);
+	assert_non_null(o->text);
+	assert_string_equal(r->p, o->text);
+	free(r->p);
+	free(o->text);
+}
+
+static void
+same_blob(struct rec *r, struct outs *o)
+{
+	assert_non_null(r->p);
+	assert_non_null(o->blob);
+	assert_int_equal(r->len, o->len);
+	assert_memory_equal(r->p, o->blob, r->len + 1);
+	free(r->p);
+	free(o->blob);
+}
+
+/* Every row of every table of the file at `path`, as text. */
+static char *
+db_dump(const char *path)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*t, *s;
+	char		*out = NULL, *sql;
+	size_t		 len = 0;
+	FILE		*f = open_memstream(&out, &len);
+	int		 i;
+
+	assert_non_null(f);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM"
+	    " sqlite_master WHERE type = 'table' ORDER BY name", -1, &t,
+	    NULL), SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\" ORDER BY rowid",
+		    (const char *)sqlite3_column_text(t, 0));
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL),
+		    SQLITE_OK);
+		sqlite3_free(sql);
+		fprintf(f, "%s:\n", sqlite3_column_text(t, 0));
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			for (i = 0; i < sqlite3_column_count(s); i++) {
+				const unsigned char *p = sqlite3_column_blob(s,
+				    i);
+				int n = sqlite3_column_bytes(s, i), k;
+
+				fprintf(f, " %d:", sqlite3_column_type(s, i));
+				for (k = 0; k < n; k++)
+					fprintf(f, "%02x", p[k]);
+			}
+			fputc('\n', f);
+		}
+		sqlite3_finalize(s);
+	}
+	sqlite3_finalize(t);
+	sqlite3_close(db);
+	fclose(f);
+	return out;
+}
+
+/* Copies the seeded file to `to` (no WAL: the seed handle was closed). */
+static void
+db_copy(const char *from, const char *to)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "rm -f '%s' '%s-wal' '%s-shm' &&"
+	    " cp '%s' '%s'", to, to, to, from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+struct agree {
+	char		 seed[128], spath[128], apath[128];
+	struct store	*sync, *async;
+};
+
+static void
+agree_open(struct agree *ag)
+{
+	char	err[256];
+
+	db_copy(ag->seed, ag->spath);
+	db_copy(ag->seed, ag->apath);
+	ag->sync = store_open(ag->spath, STORE_SYNC, err, sizeof(err));
+	ag->async = store_open(ag->apath, 0, err, sizeof(err));
+	assert_non_null(ag->sync);
+	assert_non_null(ag->async);
+}
+
+/* Closes both handles; the two files must be equal, and equal to the seed
+ * unless a write succeeded. */
+static void
+agree_close(struct agree *ag, const char *name, bool wrote)
+{
+	char	*seed, *s, *a;
+
+	store_close(ag->sync);
+	store_close(ag->async);
+	seed = db_dump(ag->seed);
+	s = db_dump(ag->spath);
+	a = db_dump(ag->apath);
+	if (strcmp(s, a) != 0)
+		fail_msg("%s: the two paths left different files", name);
+	if ((strcmp(s, seed) != 0) != wrote)
+		fail_msg("%s: the file %s", name, wrote ? "did not change" :
+		    "changed without a successful write");
+	free(seed);
+	free(s);
+	free(a);
+}
+
+#define IS_WRITE	true
+#define IS_READ		false
+
+#define AGREE(name, result, access)					\
+static void								\
+agree_##name(struct agree *ag)						\
+{									\
+	struct rec	r = { 0 };					\
+	struct outs	o;						\
+									\
+	agree_open(ag);							\
+	memset(&o, 0, sizeof(o));					\
+	assert_int_equal(store_sync_##name(ag->async			\
+	    STORE_ARGS_##name(SAMPLE) OUTS_##result), L_ERR_INVAL);	\
+	assert_int_equal(store_##name(ag->async				\
+	    STORE_ARGS_##name(SAMPLE), rec_##result, &r), L_OK);	\
+	wait_count(ag->async, &r.called, 1);				\
+	assert_int_equal(store_sync_##name(ag->sync			\
+	    STORE_ARGS_##name(SAMPLE) OUTS_##result), r.rc);		\
+	if (!IS_##access || r.rc == L_OK) {				\
+		assert_int_equal(r.rc, L_OK);				\
+		same_##result(&r, &o);					\
+	}								\
+	agree_close(ag, #name, IS_##access && r.rc == L_OK);		\
+}
+STORE_OPS(AGREE)
+
+static void
+test_sync_async_agree(void **state)
+{
+	static const struct {
+		const char	*name;
+		void		(*run)(struct agree *);
+	} ops[] = {
+#define AGREE_ENTRY(name, result, access)	{ #name, agree_##name },
+		STORE_OPS(AGREE_ENTRY)
+	};
+	struct fx		*fx = *state;
+	struct agree		 ag;
+	struct store_cred	 c[2];
+	struct store_roster_item it = { .contact = "a@x", .name = "me",
+				    .sub = STORE_SUB_BOTH, .ngroups = 2,
+				    .groups = (char *[]){ "g1", "g2" } };
+	uint64_t		 ver;
+	size_t			 i;
+
+	agree_creds[0] = mkcred("SCRAM-SHA-1", 9, 20);
+	agree_creds[1] = mkcred("SCRAM-SHA-256", 11, 32);
+	c[0] = mkcred("SCRAM-SHA-1", 5, 20);
+	c[1] = mkcred("SCRAM-SHA-256", 7, 32);
+	/* The seed: rows for the sample key in every table. */
+	assert_int_equal(store_sync_user_create(fx->st, "a@x", c, 2), L_OK);
+	assert_int_equal(store_sync_user_create(fx->st, "b@x", c, 1), L_OK);
+	assert_int_equal(store_sync_roster_put(fx->st, "a@x", &it, &ver),
+	    L_OK);
+	it.contact = "b@x";
+	it.ngroups = 0;
+	assert_int_equal(store_sync_roster_put(fx->st, "a@x", &it, &ver),
+	    L_OK);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(store_sync_offline_push(fx->st, "a@x",
+		    "<message/>", 10, 100 + (int64_t)i, "b@x/r"), L_OK);
+	assert_int_equal(store_sync_clearance_set(fx->st, "a@x", "<seed/>"),
+	    L_OK);
+	assert_int_equal(store_sync_kv_put(fx->st, "a@x", "se\0ed", 5), L_OK);
+	store_close(fx->st);
+	fx->st = NULL;
+
+	snprintf(ag.seed, sizeof(ag.seed), "%s", fx->path);
+	snprintf(ag.spath, sizeof(ag.spath), "%s/sync.db", fx->dir);
+	snprintf(ag.apath, sizeof(ag.apath), "%s/async.db", fx->dir);
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		ops[i].run(&ag);
+}
+
 /* ---- Sync helpers --------------------------------------------------- */
 
 static void
@@ -1188,6 +1536,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_two_handles,
 		    setup_async, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_helpers,
+		    setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_async_agree,
 		    setup_sync, teardown),
 	};
 
