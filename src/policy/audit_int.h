@@ -73,8 +73,7 @@ bool	 audit_record_is_wellformed(const struct str *f);
 
 /* audit_key.c */
 int	 audit_key_fingerprint(EVP_PKEY *key, char out[HASH_HEX + 1]);
-EVP_PKEY *audit_key_read_public(const char *path);
-EVP_PKEY *audit_key_read_private(const char *path);
+EVP_PKEY *audit_key_read(const char *path, bool private);
 int	 audit_key_write(const char *path, mode_t mode, EVP_PKEY *key,
 	    bool private);
 int	 audit_sign_hex(EVP_PKEY *key, const char *msg, size_t n, char *out);

@@ -47,32 +47,17 @@ audit_key_fingerprint(EVP_PKEY *key, char out[HASH_HEX + 1])
 	return audit_sha256_hex(raw, len, out);
 }
 
+/* Reads an Ed25519 key file: the private key, or the public one. */
 EVP_PKEY *
-audit_key_read_public(const char *path)
+audit_key_read(const char *path, bool private)
 {
 	FILE		*f;
 	EVP_PKEY	*key;
 
 	if ((f = fopen(path, "re")) == NULL)
 		return NULL;
-	key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	if (key != NULL && !EVP_PKEY_is_a(key, "ED25519")) {
-		EVP_PKEY_free(key);
-		key = NULL;
-	}
-	return key;
-}
-
-EVP_PKEY *
-audit_key_read_private(const char *path)
-{
-	FILE		*f;
-	EVP_PKEY	*key;
-
-	if ((f = fopen(path, "re")) == NULL)
-		return NULL;
-	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	key = private ? PEM_read_PrivateKey(f, NULL, NULL, NULL) :
+	    PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	if (key != NULL && !EVP_PKEY_is_a(key, "ED25519")) {
 		EVP_PKEY_free(key);

@@ -43,11 +43,44 @@ show_match(const struct str *f, const struct audit_show_filter *flt)
 	return true;
 }
 
-/* Prints a field (already escaped in the log, so terminal-safe). */
+/*
+ * The table's columns: the record field each shows (audit.h) and its
+ * width; the label digest is cut to its prefix.
+ */
+static const struct {
+	const char	*title;
+	int		 field;
+	int		 width;
+} columns[] = {
+	{ "SEQ", 1, 6 }, { "TIME", 2, 24 }, { "DEC", 9, 5 },
+	{ "POINT", 10, 15 }, { "SESS", 3, 6 }, { "FROM", 4, 24 },
+	{ "TO", 5, 24 }, { "ID", 6, 12 }, { "MARKING", 8, 20 },
+	{ "LABEL", 7, 12 }, { "RULE", 11, 0 },
+};
+#define NCOLUMNS	(sizeof(columns) / sizeof(columns[0]))
+#define LABEL_FIELD	7
+
+/*
+ * Prints one row: the titles if f is NULL, else the fields (already
+ * escaped in the log, so terminal-safe).
+ */
 static void
-show_field(FILE *out, struct str s, int width)
+show_row(FILE *out, const struct str *f)
 {
-	fprintf(out, "%-*.*s", width, (int)s.len, s.len ? s.p : "");
+	struct str	s;
+	size_t		i;
+
+	for (i = 0; i < NCOLUMNS; i++) {
+		if (f == NULL)
+			s = str_from(columns[i].title);
+		else
+			s = f[columns[i].field];
+		if (f != NULL && columns[i].field == LABEL_FIELD &&
+		    s.len > (size_t)columns[i].width)
+			s.len = (size_t)columns[i].width;
+		fprintf(out, "%-*.*s%c", columns[i].width, (int)s.len,
+		    s.len ? s.p : "", i + 1 < NCOLUMNS ? ' ' : '\n');
+	}
 }
 
 int
@@ -74,10 +107,7 @@ audit_show(const char *dir, FILE *out, const struct audit_show_filter *flt)
 			    matches > flt->limit)
 				skip = matches - flt->limit;
 			rewind(f);
-			fprintf(out, "%-6s %-24s %-5s %-15s %-6s %-24s %-24s "
-			    "%-12s %-20s %-12s %s\n", "SEQ", "TIME",
-			    "DEC", "POINT", "SESS", "FROM", "TO", "ID",
-			    "MARKING", "LABEL", "RULE");
+			show_row(out, NULL);
 		}
 		while ((n = getline(&line, &cap, f)) > 0) {
 			struct str	fl[R_FIELDS + 1];
@@ -98,30 +128,7 @@ audit_show(const char *dir, FILE *out, const struct audit_show_filter *flt)
 				skip--;
 				continue;
 			}
-			show_field(out, fl[1], 6);
-			fputc(' ', out);
-			show_field(out, fl[2], 24);
-			fputc(' ', out);
-			show_field(out, fl[9], 5);
-			fputc(' ', out);
-			show_field(out, fl[10], 15);
-			fputc(' ', out);
-			show_field(out, fl[3], 6);
-			fputc(' ', out);
-			show_field(out, fl[4], 24);
-			fputc(' ', out);
-			show_field(out, fl[5], 24);
-			fputc(' ', out);
-			show_field(out, fl[6], 12);
-			fputc(' ', out);
-			show_field(out, fl[8], 20);
-			fputc(' ', out);
-			if (fl[7].len >= 12)
-				fl[7].len = 12;	/* digest prefix */
-			show_field(out, fl[7], 12);
-			fputc(' ', out);
-			show_field(out, fl[11], 0);
-			fputc('\n', out);
+			show_row(out, fl);
 			printed++;
 		}
 	}

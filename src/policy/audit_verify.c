@@ -123,7 +123,7 @@ audit_verify_run(const char *dir, const char *pin_fp,
 		goto out;
 	}
 
-	if ((pub = audit_key_read_public(pub_path)) == NULL) {
+	if ((pub = audit_key_read(pub_path, false)) == NULL) {
 		rc = vfail(r, AUDIT_P_UNREADABLE, 0, 0,
 		    "public key %s missing or not an Ed25519 key", pub_path);
 		goto out;

@@ -426,13 +426,13 @@ audit_load_key(struct audit *a, bool log_exists, char *err, size_t errlen)
 	if ((sb.st_mode & 077) != 0)
 		log_warnx("audit: %s is readable by others (mode %03o)",
 		    key_path, (unsigned)(sb.st_mode & 0777));
-	if ((a->key = audit_key_read_private(key_path)) == NULL) {
+	if ((a->key = audit_key_read(key_path, true)) == NULL) {
 		snprintf(err, errlen, "%s is not a readable Ed25519 key",
 		    key_path);
 		rc = L_ERR_CRYPTO;
 		goto out;
 	}
-	if ((pub = audit_key_read_public(pub_path)) == NULL) {
+	if ((pub = audit_key_read(pub_path, false)) == NULL) {
 		/* The public half can always be remade from the key. */
 		if ((rc = audit_key_write(pub_path, 0644, a->key,
 		    false)) != 0) {
