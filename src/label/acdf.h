@@ -33,6 +33,8 @@ enum acdf_rule {
 	ACDF_R_V_CLASSREQ = 5,
 	ACDF_R_V_SELECTION = 6,
 	ACDF_R_V_STRUCTURE = 7,
+	ACDF_R_V_ALTERNATIVE = 8,	/* an alternative label that is not
+					 * the originator's equivalent */
 	ACDF_R_NIL = 10,
 	ACDF_R_POLICY = 11,
 	ACDF_R_CLASS = 12,

@@ -154,12 +154,15 @@ lbl n2z.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:XZO,NATO' 'RESTRIC
 expect map-nato-to-zoria 0 '<alternativeConfidentialityLabel.*<PolicyIdentifier URI=.urn:oid:2.25.314159265358979323846264338327950288.>ZORIA</PolicyIdentifier><Classification>TOP SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
 expect map-keeps-originator 0 '<originatorConfidentialityLabel[^>]*><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
 "$CTL" label map $P --label "$T/n2z.xml" --to ZORIA >"$T/n2z-bdo.xml"
-expect map-result-marks-uk 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" --label "$T/n2z-bdo.xml" --lang uk
+expect map-result-marks-uk 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" "$NATO" --label "$T/n2z-bdo.xml" --lang uk
+# Without the originator's policy the alternative cannot be checked
+# against it, so it is not used (NOTES §1.7: only an equivalent counts).
+expect alt-unverifiable-not-marked 1 "^INVALID: rule 3.2.1: policy 'DEMO-NATO' is not known" -- mark --spif "$ZO" --label "$T/n2z-bdo.xml"
 # An XEP-0258 securitylabel carrying a 4778 BindingInformation in <label>.
 { printf '<securitylabel xmlns="urn:xmpp:sec-label:0"><displaymarking>x</displaymarking><label>'
   cat "$T/n2z-bdo.xml"; printf '</label></securitylabel>'; } >"$T/sl-bdo.xml"
 expect seclabel-with-bdo 0 '^VALID$' -- validate $P --label "$T/sl-bdo.xml"
-expect seclabel-with-bdo-marks 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" --label "$T/sl-bdo.xml" --lang uk
+expect seclabel-with-bdo-marks 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" "$NATO" --label "$T/sl-bdo.xml" --lang uk
 expect map-zoria-to-nato 0 '<Classification>SECRET</Classification><Category Type=.RESTRICTIVE. TagName=.Additional Sensitivity.[^>]*><GenericValue>CRYPTO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Releasable To.[^>]*><GenericValue>XZO</GenericValue><GenericValue>NATO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Context.[^>]*><GenericValue>NATO</GenericValue>' -- map $P --label "$T/zo.xml" --to DEMO-NATO
 expect map-no-equivalent 1 "^UNMAPPED: restrictive value 'NATIONAL ONLY'" -- map $P --label "$T/zo-nat.xml" --to DEMO-NATO
 lbl n-atomal.xml DEMO-NATO SECRET "$CTX" 'RESTRICTIVE:Additional Sensitivity:ATOMAL'
