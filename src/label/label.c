@@ -604,11 +604,31 @@ only_child(const struct xml_node *el, const struct xml_node **out, char *err,
 }
 
 int
+seclabel_check_markings(const struct xml_node *sl, char *err, size_t errlen)
+{
+	size_t ndm = 0;
+
+	XML_FOREACH_CHILD(sl, c) {
+		if (!xml_is(c, SECLABEL_NS, "displaymarking"))
+			continue;
+		/* Replaced by the SPIF's marking; only its shape is checked
+		 * (simple content, at most once). */
+		if (++ndm > 1 || xml_child(c, NULL, NULL) != NULL) {
+			lerr(err, errlen, "securitylabel: %s", ndm > 1 ?
+			    "more than one displaymarking" :
+			    "displaymarking holds an element");
+			return L_ERR_INVAL;
+		}
+	}
+	return 0;
+}
+
+int
 seclabel_parse(const struct xml_node *sl, struct label_group *g, bool *empty,
     char *err, size_t errlen)
 {
 	const struct xml_node *lab = NULL, *le;
-	size_t before = g->n, ndm = 0;
+	size_t before = g->n;
 	int rc;
 
 	*empty = false;
@@ -620,16 +640,11 @@ seclabel_parse(const struct xml_node *sl, struct label_group *g, bool *empty,
 		lerr(err, errlen, "securitylabel: holds text");
 		return L_ERR_INVAL;
 	}
+	if ((rc = seclabel_check_markings(sl, err, errlen)) != 0)
+		return rc;
 	XML_FOREACH_CHILD(sl, c) {
 		if (xml_is(c, SECLABEL_NS, "displaymarking")) {
-			/* Replaced by the SPIF's marking; only its shape is
-			 * checked (simple content, once). */
-			if (++ndm > 1 || xml_child(c, NULL, NULL) != NULL) {
-				lerr(err, errlen, "securitylabel: %s",
-				    ndm > 1 ? "more than one displaymarking" :
-				    "displaymarking holds an element");
-				return L_ERR_INVAL;
-			}
+			continue;
 		} else if (xml_is(c, SECLABEL_NS, "label")) {
 			if (lab != NULL) {
 				lerr(err, errlen, "securitylabel: more than one "

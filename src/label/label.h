@@ -120,6 +120,11 @@ int label_group_parse(const struct xml_node *el, struct label_group *g,
  */
 int seclabel_parse(const struct xml_node *sl, struct label_group *g,
     bool *empty, char *err, size_t errlen);
+/* The displaymarking part of seclabel_parse's rules alone: at most one,
+ * text only.  (A cache that keys labels without their marking checks
+ * this first, so that the marking cannot change a cached result.) */
+int seclabel_check_markings(const struct xml_node *sl, char *err,
+    size_t errlen);
 void label_group_init(struct label_group *g);
 void label_group_cleanup(struct label_group *g);
 /* Takes ownership of l. */

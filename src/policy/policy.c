@@ -609,6 +609,11 @@ sc_load(struct policy *p, const struct xml_node *sl)
 		    "than label_max_bytes (%zu)", p->label_max_bytes);
 		return L_ERR_INVAL;
 	}
+	/* The cache key leaves the marking out, so whatever of the marking
+	 * the parse judges is judged here, before the key is used. */
+	if (seclabel_check_markings(sl, p->why_nc, sizeof p->why_nc) !=
+	    L_OK)
+		return L_ERR_INVAL;
 	h = seclabel_hash(sl);
 	head = hmap_get(&p->lcache, &h, sizeof h);
 	for (e = head; e != NULL; e = e->next)

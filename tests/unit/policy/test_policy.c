@@ -223,7 +223,17 @@ test_malformed_shapes(void **state)
 		  NULL, "not a STANAG 4774 originator label" },
 		{ "m-alt-in-label", "<label>" ZALT("UNCLASSIFIED", ZDIST)
 		  "</label>", NULL, "not a STANAG 4774 originator label" },
+		/* The label cache keys labels without their marking: these
+		 * must not poison the entry of the valid label below. */
+		{ "m-two-marks", "<displaymarking>A</displaymarking>"
+		  "<displaymarking>B</displaymarking><label>" SECRET_XZO
+		  "</label>", NULL, "more than one displaymarking" },
+		{ "m-mark-el", "<displaymarking><b xmlns='urn:x'/>"
+		  "</displaymarking><label>" SECRET_XZO "</label>", NULL,
+		  "displaymarking holds an element" },
 	};
+	struct xml_node *ok;
+	struct policy_result okres;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -242,6 +252,12 @@ test_malformed_shapes(void **state)
 		assert_audited(cases[i].id, "malformed label: ");
 		assert_audited(cases[i].id, cases[i].why);
 	}
+	ok = message("m-after", "<displaymarking>X</displaymarking><label>"
+	    SECRET_XZO "</label>", NULL);
+	ingress(ok, natosecret, &okres);
+	assert_int_equal(okres.verdict, POLICY_ALLOW);
+	policy_stanza_done(pol);
+	xml_node_free(ok);
 }
 
 /* A valid label: the client's securitylabel (its marking, attributes,
