@@ -829,13 +829,15 @@ sc_output(struct policy *p)
 		return NULL;
 	if (c->out != NULL)
 		return c->out;
-	if (sc_marking(p, &fg, &bg) == NULL || c->marking[0] == '\0')
+	/* A blank marking (the PUBLIC policy's) is an empty element. */
+	if (sc_marking(p, &fg, &bg) == NULL)
 		return NULL;
 	if ((sl = xml_elem_new(NS_SECLABEL, "securitylabel")) == NULL ||
 	    (dm = xml_add_child(sl, NS_SECLABEL, "displaymarking")) == NULL ||
 	    (fg != NULL && xml_set_attr(dm, "fgcolor", fg) != L_OK) ||
 	    (bg != NULL && xml_set_attr(dm, "bgcolor", bg) != L_OK) ||
-	    xml_add_text(dm, c->marking, strlen(c->marking)) != L_OK ||
+	    (c->marking[0] != '\0' && xml_add_text(dm, c->marking,
+	    strlen(c->marking)) != L_OK) ||
 	    (lab = xml_add_child(sl, NS_SECLABEL, "label")) == NULL ||
 	    label_write(c->g.v[0], &le) != L_OK)
 		goto fail;
