@@ -79,7 +79,11 @@ int acdf_decide(const struct label_res *l, const struct clearance_res *c,
  * the label in the clearance's policy (the originator first, then the
  * alternatives, NOTES §1.7), or maps the originator through the
  * equivalent policies; validates it (flags as label_validate) and
- * decides.  A NULL group or clearance is the nil label/clearance: DENY.
+ * decides.  A group with alternatives is first checked with
+ * label_group_verify: an alternative that is not the originator's SPIF
+ * equivalent makes the whole label invalid (DENY, rule ACDF_R_INVALID,
+ * for every clearance).  A NULL group or clearance is the nil
+ * label/clearance: DENY.
  */
 int acdf_check(const struct spif_set *set, const struct label_group *g,
     const struct clearance_res *c, unsigned flags,

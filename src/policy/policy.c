@@ -932,9 +932,7 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 		return;
 	}
 	if (sl != NULL) {
-		if (sc_load(p, sl) != L_OK)
-			goto malformed;
-		if (p->cur->empty) {
+		if (sc_load(p, sl) == L_OK && p->cur->empty) {
 			/* An empty <label/> asks for the default label
 			 * (XEP-0258); the client's element is dropped. */
 			if (p->default_sl == NULL) {
@@ -974,7 +972,6 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 		xml_append(st, sl);
 	}
 	if (sc_load(p, sl) != L_OK || p->cur->empty) {
-malformed:
 		snprintf(rule, sizeof rule, "malformed label: %.200s",
 		    p->cur != NULL && p->cur->empty ? "empty label" :
 		    sc_why(p));
