@@ -413,6 +413,9 @@ equiv_add_alternative(const struct spif_set *set, struct label_group *g,
 
 	if (g->n == 0)
 		return fail(why, L_ERR_INVAL, "no label");
+	/* An alternative already there counts only if it is the true one. */
+	if (g->n > 1 && (rc = label_group_verify(set, g, 0, why)) != 0)
+		return rc;
 	if (label_group_find(g, to) != NULL)
 		return 0;
 	if ((rc = equiv_map(set, g->v[0], to, &alt, why)) != 0)

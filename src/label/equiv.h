@@ -47,7 +47,8 @@ int equiv_check_alternative(const struct spif_set *set,
 int label_group_verify(const struct spif_set *set,
     const struct label_group *g, unsigned flags, struct acdf_reason *why);
 
-/* Adds an alternative label in `to` to g unless g already has one. */
+/* Adds an alternative label in `to` to g unless g already has one.  The
+ * alternatives already in g are checked first (label_group_verify). */
 int equiv_add_alternative(const struct spif_set *set, struct label_group *g,
     const struct spif *to, struct acdf_reason *why);
 

@@ -230,6 +230,7 @@ expect alt-forged-not-marked 1 '^INVALID: alternative label is not the equivalen
   cat "$T/sec.xml"; printf '</Metadata><Metadata>'; toalt zu.xml
   printf '</Metadata><DataReference URI=""/></MetadataBinding></MetadataBindingContainer></BindingInformation>'; } >"$T/forged-bdo.xml"
 expect alt-forged-bdo-deny 1 '^DENY: alternative label is not the equivalent' -- check $P --label "$T/forged-bdo.xml" --clearance "$T/c-zu.xml"
+expect alt-forged-not-mapped-over 1 '^UNMAPPED: alternative label is not the equivalent' -- map $P --label "$T/forged.xml" --to ZORIA
 # Higher classification but other categories: contradicting, refused too.
 seclabel forged2.xml sec.xml zts.xml
 expect alt-contradicting-categories 1 '^INVALID: alternative label is not the equivalent of the label: its categories in ZORIA differ' -- validate $P --label "$T/forged2.xml"
