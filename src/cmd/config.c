@@ -82,6 +82,8 @@ static const struct setting settings[] = {
 	  "Clearance file for users without one (\"\" = the nil clearance: deny)." },
 	{ "catalog", T_STR, LOFF(catalog), true, "", 0, 0, 0,
 	  "XEP-0258 catalog list file (urn:liaison:label-catalog:0)." },
+	{ "label_max_bytes", T_INT, LOFF(label_max_bytes), true, NULL, 8192, 1024,
+	  1048576, "Largest securitylabel in bytes; a larger one is refused as malformed." },
 	{ "listen_clearance_cap", T_STR, LOFF(listen_cap), true, "", 0, 0, 0,
 	  "Clearance file capping sessions of the STARTTLS listener (\"\" = none)." },
 	{ "listen_tls_clearance_cap", T_STR, LOFF(listen_tls_cap), true, "", 0, 0, 0,

@@ -30,6 +30,7 @@ struct label_config {
 	unsigned audit_sample_every;
 	unsigned audit_checkpoint_records;
 	unsigned audit_checkpoint_s;
+	unsigned label_max_bytes;	/* largest securitylabel */
 };
 
 /* Fills cfg and lcfg with the defaults. */

@@ -198,21 +198,19 @@ cmd_validate(const struct spif_set *set, const struct label_args *a,
 	unsigned flags = a->lenient ? 0 : LABEL_VALID_4774;
 	int rc;
 
-	for (size_t i = 0; i < g->n; i++) {
-		/* Alternatives in policies not loaded here are not ours to
-		 * judge; the originator always is. */
-		if (i > 0 && spif_set_find(set, g->v[i]->policy) == NULL)
-			continue;
-		rc = label_validate(set, g->v[i], flags, 0, NULL, &why);
-		if (rc == L_ERR_INVAL) {
-			printf("INVALID: %s%s\n", i > 0 ?
-			    "alternative label: " : "", why.text);
-			return 1;
-		}
-		if (rc != 0) {
-			printf("%s: %s\n", a->labels[0], l_strerror(rc));
-			return 2;
-		}
+	/* The originator label, then each alternative: valid, and the
+	 * originator's equivalent under the SPIFs (an alternative in a
+	 * policy not loaded here cannot be checked, so it is invalid). */
+	rc = label_validate(set, g->v[0], flags, 0, NULL, &why);
+	if (rc == 0)
+		rc = label_group_verify(set, g, flags, &why);
+	if (rc == L_ERR_INVAL) {
+		printf("INVALID: %s\n", why.text);
+		return 1;
+	}
+	if (rc != 0) {
+		printf("%s: %s\n", a->labels[0], l_strerror(rc));
+		return 2;
 	}
 	printf("VALID\n");
 	return 0;
@@ -266,15 +264,24 @@ cmd_mark(const struct spif_set *set, const struct label_args *a,
 	const char *fg, *bg;
 	int rc;
 
-	for (size_t i = 0; i < g->n && l == NULL; i++) {
-		if (spif_set_find(set, g->v[i]->policy) != NULL)
-			l = g->v[i];
-	}
-	if (l == NULL) {
+	/* The label in the first policy given (as the server marks in
+	 * its governing policy), else the originator label; an alternative
+	 * only once it is known to be the originator's equivalent. */
+	if (spif_set_find(set, g->v[0]->policy) == NULL) {
 		printf("INVALID: rule 3.2.1: policy '%s' is not known\n",
 		    g->v[0]->policy);
 		return 1;
 	}
+	if ((rc = label_group_verify(set, g, 0, &why)) != 0) {
+		if (rc != L_ERR_INVAL) {
+			printf("%s: %s\n", a->labels[0], l_strerror(rc));
+			return 2;
+		}
+		printf("INVALID: %s\n", why.text);
+		return 1;
+	}
+	if ((l = label_group_find(g, set->v[0])) == NULL)
+		l = g->v[0];
 	if ((rc = label_validate(set, l, 0, 0, &r, &why)) != 0) {
 		if (rc != L_ERR_INVAL) {
 			printf("%s: %s\n", a->labels[0], l_strerror(rc));

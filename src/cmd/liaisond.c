@@ -233,6 +233,7 @@ main(int argc, char **argv)
 			    lcfg.default_clearance : NULL,
 			.catalog_file = lcfg.catalog[0] ? lcfg.catalog : NULL,
 			.audit_dir = check ? NULL : audit_dir,
+			.label_max_bytes = lcfg.label_max_bytes,
 			.audit = {
 				.grants = strcmp(lcfg.audit_grants, "all") == 0 ?
 				    AUDIT_GRANTS_ALL :

@@ -160,6 +160,10 @@ check_structure(const struct label *l, struct acdf_reason *why)
 	if (l->nongeneric)
 		return deny(why, ACDF_R_V_STRUCTURE, "rule 3.2.7: "
 		    "IntegerValue and BitStringValue shall not be used");
+	if (l->has_succession && (l->succession_time == NULL ||
+	    time_parse_xep82(l->succession_time, &t) != 0))
+		return deny(why, ACDF_R_V_STRUCTURE, "rule 3.2.7: "
+		    "SuccessionDateTime is not an xs:dateTime");
 	return 0;
 }
 
@@ -253,15 +257,20 @@ label_validate(const struct spif_set *set, const struct label *l,
 	}
 	if (r.nvals > 1)
 		qsort(r.vals, r.nvals, sizeof(*r.vals), cmp_u32);
-	/* Duplicates (a value written under two Category elements of
-	 * different case in a case-insensitive policy) collapse. */
-	for (size_t i = 1, o = 1; i <= r.nvals; i++) {
-		if (i == r.nvals) {
-			r.nvals = r.nvals ? o : 0;
-			break;
+	/* A value named twice (repeated, or in another case in a
+	 * case-insensitive policy, or as another spelling of its lacv) is
+	 * invalid: a label names each value once (ADatP-4774: all values of
+	 * a tag in one Category), and a label padded with repetitions is
+	 * only a way to make it large. */
+	for (size_t i = 1; i < r.nvals; i++) {
+		if (r.vals[i] == r.vals[i - 1]) {
+			const struct spif_category *c = &p->cats[r.vals[i]];
+
+			rc = deny(why, ACDF_R_V_CATEGORY, "rule 3.2.3: '%s' is "
+			    "given more than once in tag set '%s'", c->name,
+			    p->tagsets[c->tagset].name);
+			goto fail;
 		}
-		if (r.vals[i] != r.vals[o - 1])
-			r.vals[o++] = r.vals[i];
 	}
 	/* Rule 4: per value. */
 	for (size_t i = 0; i < r.nvals; i++) {
@@ -354,6 +363,17 @@ label_validate(const struct spif_set *set, const struct label *l,
 	if ((flags & LABEL_VALID_4774) &&
 	    (rc = check_structure(l, why)) != 0)
 		goto fail;
+	/* The successor label travels with the label: it must be valid in
+	 * its own (loaded) policy too. */
+	if (l->successor != NULL) {
+		rc = label_validate(set, l->successor, 0, now_us, NULL, why);
+		if (rc != 0) {
+			if (rc == L_ERR_INVAL && why != NULL)
+				reason_prefix(why, ACDF_R_V_STRUCTURE,
+				    "SuccessorConfidentialityLabel: ");
+			goto fail;
+		}
+	}
 	if (out != NULL)
 		*out = r;
 	else
@@ -419,6 +439,21 @@ acdf_check(const struct spif_set *set, const struct label_group *g,
 		return deny(why, ACDF_R_NIL, "rule 3.3.0: no label");
 	if (c == NULL || c->spif == NULL)
 		return deny(why, ACDF_R_NIL, "rule 3.3.0: no clearance");
+	/* An alternative label decides only if it is the originator's
+	 * equivalent; a group with one that is not is an invalid label. */
+	if (g->n > 1) {
+		if (spif_set_find(set, g->v[0]->policy) == NULL)
+			return deny(why, ACDF_R_POLICY, "rule 3.3.1: label "
+			    "policy '%s' is not known", g->v[0]->policy);
+		rc = label_group_verify(set, g, flags, why);
+		if (rc == L_ERR_NOMEM)
+			return rc;
+		if (rc != 0) {
+			if (why != NULL)
+				why->rule = ACDF_R_INVALID;
+			return L_ERR_DENIED;
+		}
+	}
 	if ((l = label_group_find(g, c->spif)) == NULL) {
 		if (spif_set_find(set, g->v[0]->policy) == NULL)
 			return deny(why, ACDF_R_POLICY, "rule 3.3.1: label "

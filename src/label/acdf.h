@@ -33,6 +33,8 @@ enum acdf_rule {
 	ACDF_R_V_CLASSREQ = 5,
 	ACDF_R_V_SELECTION = 6,
 	ACDF_R_V_STRUCTURE = 7,
+	ACDF_R_V_ALTERNATIVE = 8,	/* an alternative label that is not
+					 * the originator's equivalent */
 	ACDF_R_NIL = 10,
 	ACDF_R_POLICY = 11,
 	ACDF_R_CLASS = 12,
@@ -77,7 +79,11 @@ int acdf_decide(const struct label_res *l, const struct clearance_res *c,
  * the label in the clearance's policy (the originator first, then the
  * alternatives, NOTES §1.7), or maps the originator through the
  * equivalent policies; validates it (flags as label_validate) and
- * decides.  A NULL group or clearance is the nil label/clearance: DENY.
+ * decides.  A group with alternatives is first checked with
+ * label_group_verify: an alternative that is not the originator's SPIF
+ * equivalent makes the whole label invalid (DENY, rule ACDF_R_INVALID,
+ * for every clearance).  A NULL group or clearance is the nil
+ * label/clearance: DENY.
  */
 int acdf_check(const struct spif_set *set, const struct label_group *g,
     const struct clearance_res *c, unsigned flags,

@@ -82,6 +82,12 @@ build_label(const struct spif *p, int kind, unsigned cls, const uint64_t *bits,
 		    (l->originator_type = l_strdup(meta->originator_type)) == NULL))
 			goto fail;
 		l->has_succession = meta->has_succession;
+		/* The successor stays in its own policy, as in the label. */
+		if (meta->successor != NULL &&
+		    ((l->succession_time = l_strdup(meta->succession_time)) ==
+		    NULL || (l->successor = label_copy(meta->successor)) ==
+		    NULL))
+			goto fail;
 	}
 	*out = l;
 	return 0;
@@ -288,6 +294,116 @@ done:
 	return rc;
 }
 
+static int
+alt_fail(struct acdf_reason *why, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+alt_fail(struct acdf_reason *why, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL) {
+		why->rule = ACDF_R_V_ALTERNATIVE;
+		va_start(ap, fmt);
+		vsnprintf(why->text, sizeof(why->text), fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+int
+equiv_check_alternative(const struct spif_set *set, const struct label *orig,
+    const struct label *alt, unsigned flags, struct acdf_reason *why)
+{
+	const struct spif *from, *to;
+	struct label *mapped = NULL;
+	struct label_res ar = { 0 }, mr = { 0 };
+	struct acdf_reason inner;
+	bool same;
+	int rc;
+
+	if ((from = spif_set_find(set, orig->policy)) == NULL)
+		return alt_fail(why, L_ERR_INVAL, "alternative label: the "
+		    "originator label's policy '%s' is not known, so the "
+		    "alternative cannot be checked", orig->policy);
+	if ((to = spif_set_find(set, alt->policy)) == NULL)
+		return alt_fail(why, L_ERR_INVAL, "alternative label: policy "
+		    "'%s' is not known, so it cannot be checked", alt->policy);
+	if (to == from)
+		return alt_fail(why, L_ERR_INVAL, "alternative label in the "
+		    "originator label's policy %s", from->name);
+	rc = label_validate(set, alt, flags, 0, &ar, &inner);
+	if (rc == L_ERR_NOMEM)
+		return rc;
+	if (rc != 0)
+		return alt_fail(why, L_ERR_INVAL, "alternative label in %s is "
+		    "not valid: %.180s", to->name, inner.text);
+	rc = equiv_map(set, orig, to, &mapped, &inner);
+	if (rc == L_ERR_NOMEM)
+		goto done;
+	if (rc != 0) {
+		rc = alt_fail(why, L_ERR_INVAL, "alternative label in %s, but "
+		    "the label has no equivalent there: %.160s", to->name,
+		    inner.text);
+		goto done;
+	}
+	if ((rc = label_validate(set, mapped, 0, 0, &mr, &inner)) != 0) {
+		if (rc != L_ERR_NOMEM)
+			rc = alt_fail(why, L_ERR_INVAL, "alternative label in "
+			    "%s: the equivalent is not valid: %.160s", to->name,
+			    inner.text);
+		goto done;
+	}
+	if (ar.cls != mr.cls) {
+		rc = alt_fail(why, L_ERR_INVAL, "alternative label is not the "
+		    "equivalent of the label: classification %s in %s, the "
+		    "equivalent is %s", to->classes[ar.cls].name, to->name,
+		    to->classes[mr.cls].name);
+		goto done;
+	}
+	same = ar.nvals == mr.nvals && (ar.nvals == 0 ||
+	    memcmp(ar.vals, mr.vals, ar.nvals * sizeof(*ar.vals)) == 0);
+	if (!same) {
+		rc = alt_fail(why, L_ERR_INVAL, "alternative label is not the "
+		    "equivalent of the label: its categories in %s differ "
+		    "from the equivalent's", to->name);
+		goto done;
+	}
+	rc = 0;
+done:
+	label_res_cleanup(&ar);
+	label_res_cleanup(&mr);
+	label_free(mapped);
+	return rc;
+}
+
+int
+label_group_verify(const struct spif_set *set, const struct label_group *g,
+    unsigned flags, struct acdf_reason *why)
+{
+	int rc;
+
+	/* An invalid originator label is reported as such, not as an
+	 * alternative without an equivalent. */
+	if (g->n > 1 && spif_set_find(set, g->v[0]->policy) != NULL &&
+	    (rc = label_validate(set, g->v[0], flags, 0, NULL, why)) != 0)
+		return rc;
+	for (size_t i = 1; i < g->n; i++) {
+		const struct spif *s = spif_set_find(set, g->v[i]->policy);
+
+		for (size_t j = 1; j < i && s != NULL; j++) {
+			if (spif_set_find(set, g->v[j]->policy) == s)
+				return alt_fail(why, L_ERR_INVAL, "two "
+				    "alternative labels in policy %s", s->name);
+		}
+		if ((rc = equiv_check_alternative(set, g->v[0], g->v[i], flags,
+		    why)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 equiv_add_alternative(const struct spif_set *set, struct label_group *g,
     const struct spif *to, struct acdf_reason *why)
@@ -297,6 +413,9 @@ equiv_add_alternative(const struct spif_set *set, struct label_group *g,
 
 	if (g->n == 0)
 		return fail(why, L_ERR_INVAL, "no label");
+	/* An alternative already there counts only if it is the true one. */
+	if (g->n > 1 && (rc = label_group_verify(set, g, 0, why)) != 0)
+		return rc;
 	if (label_group_find(g, to) != NULL)
 		return 0;
 	if ((rc = equiv_map(set, g->v[0], to, &alt, why)) != 0)

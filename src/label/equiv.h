@@ -25,7 +25,30 @@
 int equiv_map(const struct spif_set *set, const struct label *l,
     const struct spif *to, struct label **out, struct acdf_reason *why);
 
-/* Adds an alternative label in `to` to g unless g already has one. */
+/*
+ * Is alt what the SPIF equivalences make of the originator label orig
+ * (NOTES §1.7)?  alt must be valid (flags as label_validate) in a loaded
+ * policy other than orig's, and have the classification and category
+ * values of equiv_map(orig) in that policy.  A client's alternative label
+ * is never taken at its word: one that does not match (lower, higher or
+ * made up) would change decisions and markings.  Returns 0, L_ERR_INVAL
+ * with why (rule ACDF_R_V_ALTERNATIVE) or L_ERR_NOMEM.
+ */
+int equiv_check_alternative(const struct spif_set *set,
+    const struct label *orig, const struct label *alt, unsigned flags,
+    struct acdf_reason *why);
+
+/*
+ * Checks every alternative label of g (v[1..]) with
+ * equiv_check_alternative against v[0], and that no two are in one
+ * policy.  When there are alternatives, the originator label (in a
+ * loaded policy) is validated first and its own reason returned.
+ */
+int label_group_verify(const struct spif_set *set,
+    const struct label_group *g, unsigned flags, struct acdf_reason *why);
+
+/* Adds an alternative label in `to` to g unless g already has one.  The
+ * alternatives already in g are checked first (label_group_verify). */
 int equiv_add_alternative(const struct spif_set *set, struct label_group *g,
     const struct spif *to, struct acdf_reason *why);
 

@@ -76,6 +76,8 @@ label_free(struct label *l)
 	free(l->creation);
 	free(l->originator);
 	free(l->originator_type);
+	free(l->succession_time);
+	label_free(l->successor);
 	free(l);
 }
 
@@ -130,15 +132,14 @@ cat_get(struct label_category **cats, size_t *n, const char *tag_name,
 	return c;
 }
 
+/* Appends a value.  A repeated value is kept, not merged: a label that
+ * names a value twice is invalid (rule 3.2.3, acdf.c), and merging here
+ * would let it pass as the label without the repetition. */
 static int
 cat_add(struct label_category *c, const char *value)
 {
 	char *v, **slot;
 
-	for (size_t i = 0; i < c->nvalues; i++) {
-		if (strcmp(c->values[i], value) == 0)
-			return 0;
-	}
 	if ((v = l_strdup(value)) == NULL)
 		return L_ERR_NOMEM;
 	if ((slot = lv_push(&c->values, &c->nvalues, sizeof(*slot))) == NULL) {
@@ -246,14 +247,98 @@ parse_category(const struct xml_node *el, struct label_category **cats,
 	return 0;
 }
 
+/*
+ * The content of ConfidentialityLabelBaseType into l: the
+ * ConfidentialityInformation, OriginatorID, CreationDateTime and (when
+ * succession is true) SuccessionHandling.  Returns 0, L_ERR_INVAL with
+ * err, or L_ERR_NOMEM.
+ */
+static int
+parse_base(const struct xml_node *el, struct label *l, bool succession,
+    char *err, size_t errlen)
+{
+	const struct xml_node *ci, *pe, *ce, *e;
+	const char *v;
+	int rc;
+
+	if ((ci = xml_child(el, SLAB_NS, "ConfidentialityInformation")) == NULL) {
+		lerr(err, errlen, "%s: missing ConfidentialityInformation",
+		    el->name);
+		return L_ERR_INVAL;
+	}
+	if ((pe = xml_child(ci, SLAB_NS, "PolicyIdentifier")) == NULL) {
+		lerr(err, errlen, "ConfidentialityInformation: missing "
+		    "PolicyIdentifier");
+		return L_ERR_INVAL;
+	}
+	if ((rc = text_of(pe, &l->policy, true, err, errlen)) != 0)
+		return rc;
+	if ((v = xml_attr(pe, "URI")) != NULL &&
+	    (l->policy_uri = l_strdup(v)) == NULL)
+		return L_ERR_NOMEM;
+	if ((ce = xml_child(ci, SLAB_NS, "Classification")) == NULL) {
+		lerr(err, errlen, "ConfidentialityInformation: missing "
+		    "Classification");
+		return L_ERR_INVAL;
+	}
+	if ((rc = text_of(ce, &l->classification, true, err, errlen)) != 0)
+		return rc;
+	l->class_uri = xml_attr(ce, "URI") != NULL;
+	if ((e = xml_child(ci, SLAB_NS, "PrivacyMark")) != NULL &&
+	    (rc = text_of(e, &l->privacy_mark, false, err, errlen)) != 0)
+		return rc;
+	XML_FOREACH_CHILD(ci, c) {
+		if (!is_slab(c, "Category"))
+			continue;
+		if ((rc = parse_category(c, &l->cats, &l->ncats,
+		    &l->nongeneric, err, errlen)) != 0)
+			return rc;
+	}
+	if ((e = xml_child(el, SLAB_NS, "OriginatorID")) != NULL) {
+		if ((v = xml_attr(e, "IDType")) == NULL) {
+			lerr(err, errlen, "OriginatorID: missing attribute "
+			    "IDType");
+			return L_ERR_INVAL;
+		}
+		if ((l->originator_type = l_strdup(v)) == NULL)
+			return L_ERR_NOMEM;
+		if ((rc = text_of(e, &l->originator, false, err, errlen)) != 0)
+			return rc;
+	}
+	if ((e = xml_child(el, SLAB_NS, "CreationDateTime")) != NULL &&
+	    (rc = text_of(e, &l->creation, false, err, errlen)) != 0)
+		return rc;
+	if ((e = xml_child(el, SLAB_NS, "SuccessionHandling")) == NULL)
+		return 0;
+	if (!succession) {
+		/* A successor's own successor: nothing uses it, and what the
+		 * server passes on it must have checked. */
+		lerr(err, errlen, "SuccessorConfidentialityLabel: nested "
+		    "SuccessionHandling is not supported");
+		return L_ERR_INVAL;
+	}
+	l->has_succession = true;
+	if ((ce = xml_child(e, SLAB_NS, "SuccessionDateTime")) == NULL ||
+	    (pe = xml_child(e, SLAB_NS, "SuccessorConfidentialityLabel")) ==
+	    NULL) {
+		lerr(err, errlen, "SuccessionHandling: missing %s", ce == NULL ?
+		    "SuccessionDateTime" : "SuccessorConfidentialityLabel");
+		return L_ERR_INVAL;
+	}
+	if ((rc = text_of(ce, &l->succession_time, true, err, errlen)) != 0)
+		return rc;
+	if ((l->successor = label_new(0)) == NULL)
+		return L_ERR_NOMEM;
+	return parse_base(pe, l->successor, false, err, errlen);
+}
+
 int
 label_parse(const struct xml_node *el, struct label **out, char *err,
     size_t errlen)
 {
-	const struct xml_node *ci, *pe, *ce, *e;
 	struct label *l;
 	const char *v;
-	int kind, rc = L_ERR_INVAL;
+	int kind, rc;
 
 	*out = NULL;
 	if ((kind = kind_of(el)) == 0) {
@@ -268,64 +353,18 @@ label_parse(const struct xml_node *el, struct label **out, char *err,
 	if ((v = xml_attr(el, "ReviewDateTime")) != NULL &&
 	    (l->review = l_strdup(v)) == NULL)
 		goto nomem;
-	if ((ci = xml_child(el, SLAB_NS, "ConfidentialityInformation")) == NULL) {
-		lerr(err, errlen, "%s: missing ConfidentialityInformation",
-		    el->name);
-		goto fail;
+	if ((rc = parse_base(el, l, true, err, errlen)) == 0) {
+		*out = l;
+		return 0;
 	}
-	if ((pe = xml_child(ci, SLAB_NS, "PolicyIdentifier")) == NULL) {
-		lerr(err, errlen, "ConfidentialityInformation: missing "
-		    "PolicyIdentifier");
-		goto fail;
-	}
-	if ((rc = text_of(pe, &l->policy, true, err, errlen)) != 0)
-		goto fail;
-	if ((v = xml_attr(pe, "URI")) != NULL &&
-	    (l->policy_uri = l_strdup(v)) == NULL)
+	if (rc == L_ERR_NOMEM)
 		goto nomem;
-	if ((ce = xml_child(ci, SLAB_NS, "Classification")) == NULL) {
-		lerr(err, errlen, "ConfidentialityInformation: missing "
-		    "Classification");
-		rc = L_ERR_INVAL;
-		goto fail;
-	}
-	if ((rc = text_of(ce, &l->classification, true, err, errlen)) != 0)
-		goto fail;
-	l->class_uri = xml_attr(ce, "URI") != NULL;
-	if ((e = xml_child(ci, SLAB_NS, "PrivacyMark")) != NULL &&
-	    (rc = text_of(e, &l->privacy_mark, false, err, errlen)) != 0)
-		goto fail;
-	XML_FOREACH_CHILD(ci, c) {
-		if (!is_slab(c, "Category"))
-			continue;
-		if ((rc = parse_category(c, &l->cats, &l->ncats,
-		    &l->nongeneric, err, errlen)) != 0)
-			goto fail;
-	}
-	if ((e = xml_child(el, SLAB_NS, "OriginatorID")) != NULL) {
-		if ((v = xml_attr(e, "IDType")) == NULL) {
-			lerr(err, errlen, "OriginatorID: missing attribute "
-			    "IDType");
-			rc = L_ERR_INVAL;
-			goto fail;
-		}
-		if ((l->originator_type = l_strdup(v)) == NULL)
-			goto nomem;
-		if ((rc = text_of(e, &l->originator, false, err, errlen)) != 0)
-			goto fail;
-	}
-	if ((e = xml_child(el, SLAB_NS, "CreationDateTime")) != NULL &&
-	    (rc = text_of(e, &l->creation, false, err, errlen)) != 0)
-		goto fail;
-	l->has_succession = xml_child(el, SLAB_NS, "SuccessionHandling") != NULL;
-	*out = l;
-	return 0;
-nomem:
-	rc = L_ERR_NOMEM;
-	lerr(err, errlen, "out of memory");
-fail:
 	label_free(l);
 	return rc;
+nomem:
+	lerr(err, errlen, "out of memory");
+	label_free(l);
+	return L_ERR_NOMEM;
 }
 
 /* Clearance children may be written in either 4774 namespace. */
@@ -455,65 +494,237 @@ group_add_el(const struct xml_node *el, struct label_group *g, char *err,
 	return rc;
 }
 
-int
-label_group_parse(const struct xml_node *el, struct label_group *g,
+/* The labels of a BindingInformation's Metadata into g.  Each Metadata
+ * holds one element (NOTES §2); in a securitylabel (strict) it must be a
+ * 4774 label, elsewhere other metadata is skipped. */
+static int
+group_add_bdo(const struct xml_node *el, struct label_group *g, bool strict,
     char *err, size_t errlen)
 {
 	size_t before = g->n;
 	int rc;
 
+	XML_FOREACH_CHILD(el, mbc) {
+		if (!xml_is(mbc, MB_NS, "MetadataBindingContainer"))
+			continue;
+		XML_FOREACH_CHILD(mbc, mb) {
+			if (!xml_is(mb, MB_NS, "MetadataBinding"))
+				continue;
+			XML_FOREACH_CHILD(mb, md) {
+				if (!xml_is(md, MB_NS, "Metadata"))
+					continue;
+				XML_FOREACH_CHILD(md, le) {
+					if (kind_of(le) == 0) {
+						if (!strict)
+							continue;
+						lerr(err, errlen, "BindingInformation: "
+						    "Metadata holds {%s}%s, not a "
+						    "STANAG 4774 label", le->ns,
+						    le->name);
+						return L_ERR_INVAL;
+					}
+					if ((rc = group_add_el(le, g, err,
+					    errlen)) != 0)
+						return rc;
+				}
+			}
+		}
+	}
+	if (g->n == before) {
+		lerr(err, errlen, "BindingInformation: no STANAG 4774 label in "
+		    "any Metadata");
+		return L_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* Exactly one originator label (first) and alternatives besides. */
+static int
+group_check_roles(const struct label_group *g, size_t from, char *err,
+    size_t errlen)
+{
+	size_t norig = 0;
+
+	for (size_t i = from; i < g->n; i++) {
+		int k = g->v[i]->kind;
+
+		if (k == LABEL_ORIGINATOR || k == LABEL_LEGACY)
+			norig++;
+		else if (k != LABEL_ALTERNATIVE) {
+			lerr(err, errlen, "%s labels metadata, not the content",
+			    label_kind_name(k));
+			return L_ERR_INVAL;
+		}
+	}
+	if (norig != 1) {
+		lerr(err, errlen, norig == 0 ? "no originator label, only "
+		    "alternative labels" : "more than one originator label");
+		return L_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* True when n holds text other than XML whitespace. */
+static bool
+has_text(const struct xml_node *n)
+{
+	for (const struct xml_node *c = n->first; c != NULL; c = c->next) {
+		if (c->type != XML_NODE_TEXT)
+			continue;
+		for (size_t i = 0; i < c->text_len; i++) {
+			char ch = c->text[i];
+
+			if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The one element child of a <label> or <equivalentlabel>, NULL when it
+ * has none; L_ERR_INVAL for text or two elements. */
+static int
+only_child(const struct xml_node *el, const struct xml_node **out, char *err,
+    size_t errlen)
+{
+	*out = NULL;
+	if (has_text(el)) {
+		lerr(err, errlen, "securitylabel: <%s> holds text", el->name);
+		return L_ERR_INVAL;
+	}
+	XML_FOREACH_CHILD(el, c) {
+		if (*out != NULL) {
+			lerr(err, errlen, "securitylabel: <%s> holds more than "
+			    "one element", el->name);
+			return L_ERR_INVAL;
+		}
+		*out = c;
+	}
+	return 0;
+}
+
+int
+seclabel_check_markings(const struct xml_node *sl, char *err, size_t errlen)
+{
+	size_t ndm = 0;
+
+	XML_FOREACH_CHILD(sl, c) {
+		if (!xml_is(c, SECLABEL_NS, "displaymarking"))
+			continue;
+		/* Replaced by the SPIF's marking; only its shape is checked
+		 * (simple content, at most once). */
+		if (++ndm > 1 || xml_child(c, NULL, NULL) != NULL) {
+			lerr(err, errlen, "securitylabel: %s", ndm > 1 ?
+			    "more than one displaymarking" :
+			    "displaymarking holds an element");
+			return L_ERR_INVAL;
+		}
+	}
+	return 0;
+}
+
+int
+seclabel_parse(const struct xml_node *sl, struct label_group *g, bool *empty,
+    char *err, size_t errlen)
+{
+	const struct xml_node *lab = NULL, *le;
+	size_t before = g->n;
+	int rc;
+
+	*empty = false;
+	if (!xml_is(sl, SECLABEL_NS, "securitylabel")) {
+		lerr(err, errlen, "not a securitylabel");
+		return L_ERR_INVAL;
+	}
+	if (has_text(sl)) {
+		lerr(err, errlen, "securitylabel: holds text");
+		return L_ERR_INVAL;
+	}
+	if ((rc = seclabel_check_markings(sl, err, errlen)) != 0)
+		return rc;
+	XML_FOREACH_CHILD(sl, c) {
+		if (xml_is(c, SECLABEL_NS, "displaymarking")) {
+			continue;
+		} else if (xml_is(c, SECLABEL_NS, "label")) {
+			if (lab != NULL) {
+				lerr(err, errlen, "securitylabel: more than one "
+				    "<label>");
+				return L_ERR_INVAL;
+			}
+			lab = c;
+		} else if (!xml_is(c, SECLABEL_NS, "equivalentlabel")) {
+			lerr(err, errlen, "securitylabel: unexpected element "
+			    "{%s}%s", c->ns, c->name);
+			return L_ERR_INVAL;
+		}
+	}
+	if (lab == NULL) {
+		lerr(err, errlen, "securitylabel: no <label>");
+		return L_ERR_INVAL;
+	}
+	if ((rc = only_child(lab, &le, err, errlen)) != 0)
+		return rc;
+	if (le == NULL) {
+		if (xml_child(sl, SECLABEL_NS, "equivalentlabel") != NULL) {
+			lerr(err, errlen, "securitylabel: <equivalentlabel> "
+			    "with an empty <label>");
+			return L_ERR_INVAL;
+		}
+		*empty = true;
+		return 0;
+	}
+	if (xml_is(le, MB_NS, "BindingInformation")) {
+		/* A 4778 BindingInformation in <label> is accepted as well
+		 * as a bare label (NOTES §4: accept both forms on input). */
+		if ((rc = group_add_bdo(le, g, true, err, errlen)) != 0)
+			return rc;
+	} else if (kind_of(le) == LABEL_ORIGINATOR ||
+	    kind_of(le) == LABEL_LEGACY) {
+		if ((rc = group_add_el(le, g, err, errlen)) != 0)
+			return rc;
+	} else {
+		lerr(err, errlen, "securitylabel: <label> holds {%s}%s, not a "
+		    "STANAG 4774 originator label", le->ns, le->name);
+		return L_ERR_INVAL;
+	}
+	XML_FOREACH_CHILD(sl, c) {
+		if (!xml_is(c, SECLABEL_NS, "equivalentlabel"))
+			continue;
+		if ((rc = only_child(c, &le, err, errlen)) != 0)
+			return rc;
+		if (le == NULL || kind_of(le) != LABEL_ALTERNATIVE) {
+			lerr(err, errlen, "securitylabel: <equivalentlabel> "
+			    "holds %s, not one alternativeConfidentialityLabel",
+			    le == NULL ? "nothing" : le->name);
+			return L_ERR_INVAL;
+		}
+		if ((rc = group_add_el(le, g, err, errlen)) != 0)
+			return rc;
+	}
+	return group_check_roles(g, before, err, errlen);
+}
+
+int
+label_group_parse(const struct xml_node *el, struct label_group *g,
+    char *err, size_t errlen)
+{
+	size_t before = g->n;
+	bool empty;
+	int rc;
+
 	if (kind_of(el) != 0)
 		return group_add_el(el, g, err, errlen);
 	if (xml_is(el, MB_NS, "BindingInformation")) {
-		XML_FOREACH_CHILD(el, mbc) {
-			if (!xml_is(mbc, MB_NS, "MetadataBindingContainer"))
-				continue;
-			XML_FOREACH_CHILD(mbc, mb) {
-				if (!xml_is(mb, MB_NS, "MetadataBinding"))
-					continue;
-				XML_FOREACH_CHILD(mb, md) {
-					if (!xml_is(md, MB_NS, "Metadata"))
-						continue;
-					XML_FOREACH_CHILD(md, le) {
-						if (kind_of(le) == 0)
-							continue;
-						if ((rc = group_add_el(le, g,
-						    err, errlen)) != 0)
-							return rc;
-					}
-				}
-			}
-		}
-		if (g->n == before) {
-			lerr(err, errlen, "BindingInformation: no STANAG 4774 "
-			    "label in any Metadata");
-			return L_ERR_INVAL;
-		}
-		return 0;
+		if ((rc = group_add_bdo(el, g, false, err, errlen)) != 0)
+			return rc;
+		return group_check_roles(g, before, err, errlen);
 	}
 	if (xml_is(el, SECLABEL_NS, "securitylabel")) {
-		XML_FOREACH_CHILD(el, c) {
-			if (!xml_is(c, SECLABEL_NS, "label") &&
-			    !xml_is(c, SECLABEL_NS, "equivalentlabel"))
-				continue;
-			XML_FOREACH_CHILD(c, le) {
-				/* A 4778 BindingInformation in <label> is
-				 * accepted as well as a bare label (NOTES §4:
-				 * accept both forms on input). */
-				if (xml_is(le, MB_NS, "BindingInformation")) {
-					if ((rc = label_group_parse(le, g, err,
-					    errlen)) != 0)
-						return rc;
-					continue;
-				}
-				if (kind_of(le) == 0)
-					continue;
-				if ((rc = group_add_el(le, g, err, errlen)) != 0)
-					return rc;
-			}
-		}
-		if (g->n == before) {
-			lerr(err, errlen, "securitylabel: no STANAG 4774 label");
+		if ((rc = seclabel_parse(el, g, &empty, err, errlen)) != 0)
+			return rc;
+		if (empty) {
+			lerr(err, errlen, "securitylabel: empty <label> (the "
+			    "default label of a server)");
 			return L_ERR_INVAL;
 		}
 		return 0;
@@ -557,8 +768,12 @@ label_copy(const struct label *l)
 	DUP(creation);
 	DUP(originator);
 	DUP(originator_type);
+	DUP(succession_time);
 #undef DUP
 	c->has_succession = l->has_succession;
+	if (l->successor != NULL &&
+	    (c->successor = label_copy(l->successor)) == NULL)
+		goto fail;
 	c->class_uri = l->class_uri;
 	c->nongeneric = l->nongeneric;
 	for (size_t i = 0; i < l->ncats; i++) {
@@ -620,18 +835,12 @@ write_cats(struct xml_node *parent, const struct label_category *cats,
 	return 0;
 }
 
-int
-label_write(const struct label *l, struct xml_node **out)
+/* The ConfidentialityLabelBaseType content of l into root. */
+static int
+write_base(const struct label *l, struct xml_node *root)
 {
-	struct xml_node *root, *ci, *e;
+	struct xml_node *ci, *e, *sh;
 
-	*out = NULL;
-	if ((root = xml_elem_new(SLAB_NS, label_kind_name(l->kind))) == NULL)
-		return L_ERR_NOMEM;
-	if ((l->id != NULL && xml_set_attr(root, "Id", l->id) != 0) ||
-	    (l->review != NULL &&
-	    xml_set_attr(root, "ReviewDateTime", l->review) != 0))
-		goto nomem;
 	if ((ci = xml_add_child(root, SLAB_NS,
 	    "ConfidentialityInformation")) == NULL)
 		goto nomem;
@@ -656,11 +865,37 @@ label_write(const struct label *l, struct xml_node **out)
 	if (l->creation != NULL && add_text_child(root, SLAB_NS,
 	    "CreationDateTime", l->creation, NULL) != 0)
 		goto nomem;
-	*out = root;
+	if (l->successor != NULL) {
+		if ((sh = xml_add_child(root, SLAB_NS, "SuccessionHandling")) ==
+		    NULL || add_text_child(sh, SLAB_NS, "SuccessionDateTime",
+		    l->succession_time, NULL) != 0 ||
+		    (e = xml_add_child(sh, SLAB_NS,
+		    "SuccessorConfidentialityLabel")) == NULL ||
+		    write_base(l->successor, e) != 0)
+			goto nomem;
+	}
 	return 0;
 nomem:
-	xml_node_free(root);
 	return L_ERR_NOMEM;
+}
+
+int
+label_write(const struct label *l, struct xml_node **out)
+{
+	struct xml_node *root;
+
+	*out = NULL;
+	if ((root = xml_elem_new(SLAB_NS, label_kind_name(l->kind))) == NULL)
+		return L_ERR_NOMEM;
+	if ((l->id != NULL && xml_set_attr(root, "Id", l->id) != 0) ||
+	    (l->review != NULL &&
+	    xml_set_attr(root, "ReviewDateTime", l->review) != 0) ||
+	    write_base(l, root) != 0) {
+		xml_node_free(root);
+		return L_ERR_NOMEM;
+	}
+	*out = root;
+	return 0;
 }
 
 int
@@ -742,10 +977,9 @@ canon_cats(const struct label_category *cats, size_t n, bool fold,
 		if ((rc = buf_append(out, "\x1d", 1)) == 0 &&
 		    (rc = lbuf_fold(out, c->tag_name, fold)) == 0)
 			rc = buf_appendf(out, "\x1e%d", c->type);
+		/* A repeated value stays: it makes the label invalid, so
+		 * the canonical form must differ from the label without. */
 		for (size_t j = 0; j < c->nvalues && rc == 0; j++) {
-			if (j > 0 && (fold ? strcasecmp(vals[j], vals[j - 1]) :
-			    strcmp(vals[j], vals[j - 1])) == 0)
-				continue;
 			if ((rc = buf_append(out, "\x1f", 1)) == 0)
 				rc = lbuf_fold(out, vals[j], fold);
 		}
@@ -780,7 +1014,16 @@ label_canonical(const struct label *l, struct buf *out)
 	if (l->policy_uri != NULL && (rc = buf_append_str(out,
 	    l->policy_uri)) != 0)
 		return rc;
-	return canon_cats(l->cats, l->ncats, fold, out);
+	if ((rc = canon_cats(l->cats, l->ncats, fold, out)) != 0)
+		return rc;
+	/* The successor is validated with the label, so it is part of it. */
+	if (l->successor != NULL &&
+	    ((rc = buf_append(out, "\x1dS", 2)) != 0 ||
+	    (rc = buf_append_str(out, l->succession_time)) != 0 ||
+	    (rc = buf_append(out, "\x1d", 1)) != 0 ||
+	    (rc = label_canonical(l->successor, out)) != 0))
+		return rc;
+	return 0;
 }
 
 int

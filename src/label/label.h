@@ -60,6 +60,9 @@ struct label {
 	char *originator;		/* OriginatorID */
 	char *originator_type;		/* OriginatorID/@IDType */
 	bool has_succession;
+	char *succession_time;		/* SuccessionDateTime, when has_succession */
+	struct label *successor;	/* SuccessorConfidentialityLabel (its kind
+					 * is 0: the base type), when has_succession */
 	bool class_uri;			/* Classification/@URI was used */
 	bool nongeneric;		/* IntegerValue or BitStringValue used */
 };
@@ -94,10 +97,34 @@ int clearance_parse(const struct xml_node *el, struct clearance **out,
 /*
  * Parses a label, a clearance-less label document: a label root, an
  * mb:BindingInformation (every label in its Metadata), or an XEP-0258
- * securitylabel (label and equivalentlabel).  Appends to g.
+ * securitylabel (label and equivalentlabel; see seclabel_parse, and an
+ * empty <label/> is an error here).  Appends to g.  A group from a
+ * BindingInformation or a securitylabel has exactly one originator label
+ * (originatorConfidentialityLabel or the legacy ConfidentialityLabel),
+ * which is v[0]; every other label in it is an
+ * alternativeConfidentialityLabel.
  */
 int label_group_parse(const struct xml_node *el, struct label_group *g,
     char *err, size_t errlen);
+/*
+ * Parses an XEP-0258 securitylabel strictly, as its schema (sec-label.xsd)
+ * says: at most one displaymarking (text only), exactly one <label>, any
+ * number of <equivalentlabel>, nothing else; no text but whitespace
+ * outside the marking.  <label> holds one element (a STANAG 4774
+ * originator label, or a 4778 BindingInformation of one), or nothing at
+ * all: then *empty is set (the sender asks for the default label, XEP-0258
+ * §5) and g is left as it was.  Each <equivalentlabel> holds one
+ * alternativeConfidentialityLabel.  Anything else is L_ERR_INVAL with the
+ * reason in err.  The order of the children is not checked: the server
+ * rebuilds the element in schema order from what it validated.
+ */
+int seclabel_parse(const struct xml_node *sl, struct label_group *g,
+    bool *empty, char *err, size_t errlen);
+/* The displaymarking part of seclabel_parse's rules alone: at most one,
+ * text only.  (A cache that keys labels without their marking checks
+ * this first, so that the marking cannot change a cached result.) */
+int seclabel_check_markings(const struct xml_node *sl, char *err,
+    size_t errlen);
 void label_group_init(struct label_group *g);
 void label_group_cleanup(struct label_group *g);
 /* Takes ownership of l. */

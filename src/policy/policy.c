@@ -46,6 +46,10 @@ struct lcache_ent {
 	struct xml_node *key;		/* the securitylabel, no marking */
 	int parse_rc;
 	char why[256];
+	bool empty;			/* <label/>: asks for the default */
+	int alt_rc;			/* label_group_verify */
+	char alt_why[256];
+	struct xml_node *out;		/* what leaves the server (built once) */
 	struct label_group g;
 	const struct label_entry *by_spif[POLICY_MAX_SPIF];
 	bool tried[POLICY_MAX_SPIF];
@@ -75,6 +79,8 @@ struct policy {
 	size_t nlcache;
 	const struct xml_node *cur_sl;	/* this stanza's label element */
 	struct lcache_ent *cur;		/* and what it resolved to */
+	size_t label_max_bytes;
+	char why_nc[256];		/* a refusal sc_load does not cache */
 	struct buf scratch;
 };
 
@@ -86,6 +92,7 @@ lcache_ent_free(struct lcache_ent *e)
 
 		label_group_cleanup(&e->g);
 		xml_node_free(e->key);
+		xml_node_free(e->out);
 		free(e);
 		e = next;
 	}
@@ -126,6 +133,46 @@ spif_index(const struct policy *p, const struct spif *s)
 		if (p->set.v[i] == s)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * Is the serialized size of n more than max bytes?  Counts names,
+ * namespace declarations, attributes and text as the serializer writes
+ * them (escapes aside) and stops as soon as the budget is spent, so a
+ * huge label costs no more than a small one.
+ */
+static bool
+xml_size_over(const struct xml_node *n, const char *parent_ns, size_t *left)
+{
+	size_t need;
+
+	if (n->type == XML_NODE_TEXT) {
+		if (n->text_len > *left)
+			return true;
+		*left -= n->text_len;
+		return false;
+	}
+	need = 2 * strlen(n->name) + 5;
+	if (parent_ns == NULL || strcmp(parent_ns, n->ns) != 0)
+		need += strlen(n->ns) + 10;
+	for (size_t i = 0; i < n->nattrs && need <= *left; i++)
+		need += strlen(n->attrs[i].name) + strlen(n->attrs[i].value) +
+		    4;
+	if (need > *left)
+		return true;
+	*left -= need;
+	for (const struct xml_node *c = n->first; c != NULL; c = c->next)
+		if (xml_size_over(c, n->ns, left))
+			return true;
+	return false;
+}
+
+static bool
+xml_larger_than(const struct xml_node *n, size_t max)
+{
+	size_t left = max;
+
+	return xml_size_over(n, NULL, &left);
 }
 
 /* ---- loading ---- */
@@ -195,6 +242,12 @@ load_default_label(struct policy *p, const char *file, char *err,
 		return L_ERR_NOMEM;
 	}
 	xml_append(lab, root);
+	if (xml_larger_than(sl, p->label_max_bytes)) {
+		snprintf(err, errlen, "%s: the default label is larger than "
+		    "label_max_bytes (%zu)", file, p->label_max_bytes);
+		xml_node_free(sl);
+		return L_ERR_INVAL;
+	}
 	p->default_sl = sl;
 	return L_OK;
 }
@@ -240,6 +293,8 @@ policy_new(const struct policy_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	p->require_labels = cfg->require_labels;
+	p->label_max_bytes = cfg->label_max_bytes ? cfg->label_max_bytes :
+	    POLICY_LABEL_MAX_BYTES;
 	if (cfg->default_label_file != NULL && !cfg->require_labels &&
 	    load_default_label(p, cfg->default_label_file, err, errlen) !=
 	    L_OK)
@@ -544,6 +599,21 @@ sc_load(struct policy *p, const struct xml_node *sl)
 
 	if (p->cur_sl == sl && p->cur != NULL)
 		return p->cur->parse_rc;
+	p->cur = NULL;
+	p->cur_sl = NULL;
+	snprintf(p->why_nc, sizeof p->why_nc, "out of memory");
+	/* Before anything is parsed, hashed or copied: a label of hundreds
+	 * of kilobytes is no label (a real one has a few hundred bytes). */
+	if (xml_larger_than(sl, p->label_max_bytes)) {
+		snprintf(p->why_nc, sizeof p->why_nc, "securitylabel larger "
+		    "than label_max_bytes (%zu)", p->label_max_bytes);
+		return L_ERR_INVAL;
+	}
+	/* The cache key leaves the marking out, so whatever of the marking
+	 * the parse judges is judged here, before the key is used. */
+	if (seclabel_check_markings(sl, p->why_nc, sizeof p->why_nc) !=
+	    L_OK)
+		return L_ERR_INVAL;
 	h = seclabel_hash(sl);
 	head = hmap_get(&p->lcache, &h, sizeof h);
 	for (e = head; e != NULL; e = e->next)
@@ -570,12 +640,23 @@ sc_load(struct policy *p, const struct xml_node *sl)
 			xml_node_free(c);
 		}
 	}
-	e->parse_rc = label_group_parse(sl, &e->g, e->why, sizeof e->why);
-	if (e->parse_rc == L_OK && e->g.n == 0) {
+	e->parse_rc = seclabel_parse(sl, &e->g, &e->empty, e->why,
+	    sizeof e->why);
+	if (e->parse_rc == L_OK && !e->empty && e->g.n == 0) {
 		snprintf(e->why, sizeof e->why, "no label in securitylabel");
 		e->parse_rc = L_ERR_INVAL;
 	}
-	if (e->parse_rc == L_OK) {
+	if (e->parse_rc == L_OK && !e->empty) {
+		struct acdf_reason aw;
+
+		e->alt_rc = label_group_verify(&p->set, &e->g,
+		    LABEL_VALID_4774, &aw);
+		if (e->alt_rc != L_OK)
+			snprintf(e->alt_why, sizeof e->alt_why, "%s",
+			    e->alt_rc == L_ERR_INVAL ? aw.text :
+			    l_strerror(e->alt_rc));
+	}
+	if (e->parse_rc == L_OK && !e->empty) {
 		buf_reset(&p->scratch);
 		if (label_canonical(e->g.v[0], &p->scratch) == L_OK &&
 		    EVP_Digest(p->scratch.data ? p->scratch.data : "",
@@ -612,14 +693,16 @@ sc_entry(struct policy *p, int i)
 	if (e->tried[i])
 		return e->by_spif[i];
 	e->tried[i] = true;
+	if (e->parse_rc != L_OK || e->g.n == 0)
+		return NULL;
 	s = p->set.v[i];
-	l = label_group_find(&e->g, s);
-	if (l == NULL) {
-		const struct spif *os = spif_set_find(&p->set,
-		    e->g.v[0]->policy);
-
-		if (os == NULL || equiv_map(&p->set, e->g.v[0], s, &mapped,
-		    &why) != L_OK)
+	/* The client's alternative labels are never used: a label in
+	 * another policy is always the server's own mapping of the
+	 * originator label (which a verified alternative equals). */
+	l = e->g.v[0];
+	if (spif_set_find(&p->set, l->policy) != s) {
+		if (e->alt_rc != L_OK || spif_set_find(&p->set, l->policy) ==
+		    NULL || equiv_map(&p->set, l, s, &mapped, &why) != L_OK)
 			return NULL;
 		l = mapped;
 	}
@@ -639,6 +722,8 @@ sc_marking(struct policy *p, const char **fg, const char **bg)
 
 	*fg = *bg = NULL;
 	if (c == NULL)
+		return NULL;
+	if (c->parse_rc != L_OK || c->g.n == 0)
 		return NULL;
 	if (c->marked) {
 		*fg = c->fg;
@@ -724,58 +809,85 @@ refuse(struct policy_result *res, int verdict, const char *type,
 	res->err_text = text;
 }
 
-/* Writes the SPIF's marking into sl, replacing any displaymarking. */
-static void
-set_marking(struct policy *p, struct xml_node *sl)
+/*
+ * The securitylabel that leaves the server for the cached label: the
+ * SPIF's displaymarking, the originator label written from its parsed
+ * form and, for each alternative the client sent (verified to be the
+ * originator's equivalent), the server's own mapping into that policy.
+ * Built once per distinct label; NULL on allocation failure.
+ */
+static const struct xml_node *
+sc_output(struct policy *p)
 {
+	struct lcache_ent *c = p->cur;
+	struct xml_node *sl = NULL, *dm, *lab, *le;
+	struct acdf_reason why;
 	const char *fg, *bg;
-	struct xml_node *dm, *kids, *next;
 
+	if (c == NULL || c->parse_rc != L_OK || c->g.n == 0 ||
+	    c->alt_rc != L_OK)
+		return NULL;
+	if (c->out != NULL)
+		return c->out;
+	/* A blank marking (the PUBLIC policy's) is an empty element. */
 	if (sc_marking(p, &fg, &bg) == NULL)
-		return;
-	/* Already the SPIF's marking (a client that took it from the
-	 * catalog): nothing to rewrite. */
-	if ((dm = sl->first) != NULL && is_marking(dm) &&
-	    (dm->next == NULL || !is_marking(dm->next)) &&
-	    dm->first != NULL && dm->first == dm->last &&
-	    dm->first->type == XML_NODE_TEXT &&
-	    dm->first->text_len == strlen(p->cur->marking) &&
-	    memcmp(dm->first->text, p->cur->marking, dm->first->text_len) ==
-	    0 && dm->nattrs == (size_t)(fg != NULL) + (bg != NULL) &&
-	    (fg == NULL || (xml_attr(dm, "fgcolor") != NULL &&
-	    strcmp(xml_attr(dm, "fgcolor"), fg) == 0)) &&
-	    (bg == NULL || (xml_attr(dm, "bgcolor") != NULL &&
-	    strcmp(xml_attr(dm, "bgcolor"), bg) == 0))) {
-		bool more = false;
+		return NULL;
+	if ((sl = xml_elem_new(NS_SECLABEL, "securitylabel")) == NULL ||
+	    (dm = xml_add_child(sl, NS_SECLABEL, "displaymarking")) == NULL ||
+	    (fg != NULL && xml_set_attr(dm, "fgcolor", fg) != L_OK) ||
+	    (bg != NULL && xml_set_attr(dm, "bgcolor", bg) != L_OK) ||
+	    (c->marking[0] != '\0' && xml_add_text(dm, c->marking,
+	    strlen(c->marking)) != L_OK) ||
+	    (lab = xml_add_child(sl, NS_SECLABEL, "label")) == NULL ||
+	    label_write(c->g.v[0], &le) != L_OK)
+		goto fail;
+	xml_append(lab, le);
+	for (size_t i = 1; i < c->g.n; i++) {
+		const struct spif *s = spif_set_find(&p->set,
+		    c->g.v[i]->policy);
+		struct label *mapped = NULL;
+		int rc;
 
-		for (struct xml_node *c = dm->next; c; c = c->next)
-			if (is_marking(c))
-				more = true;
-		if (!more)
-			return;
+		if (s == NULL || equiv_map(&p->set, c->g.v[0], s, &mapped,
+		    &why) != L_OK)
+			goto fail;	/* verified, so not reached */
+		lab = xml_add_child(sl, NS_SECLABEL, "equivalentlabel");
+		rc = lab != NULL ? label_write(mapped, &le) : L_ERR_NOMEM;
+		label_free(mapped);
+		if (rc != L_OK)
+			goto fail;
+		xml_append(lab, le);
 	}
-	/* Detach the children, drop the old markings, put ours first. */
-	kids = sl->first;
-	sl->first = sl->last = NULL;
-	dm = xml_add_child(sl, NS_SECLABEL, "displaymarking");
-	for (struct xml_node *c = kids; c != NULL; c = next) {
-		next = c->next;
-		c->next = NULL;
-		c->parent = NULL;
-		if (c->type == XML_NODE_ELEM &&
-		    xml_is(c, NS_SECLABEL, "displaymarking")) {
-			xml_node_free(c);
-			continue;
-		}
-		xml_append(sl, c);
-	}
-	if (dm == NULL)
-		return;
-	if (fg != NULL)
-		xml_set_attr(dm, "fgcolor", fg);
-	if (bg != NULL)
-		xml_set_attr(dm, "bgcolor", bg);
-	xml_add_text(dm, p->cur->marking, strlen(p->cur->marking));
+	c->out = sl;
+	return sl;
+fail:
+	xml_node_free(sl);
+	return NULL;
+}
+
+/* Replaces *slp (a child of st) by a copy of out; the cached entry stays
+ * current for the new element. */
+static int
+replace_seclabel(struct policy *p, struct xml_node *st, struct xml_node **slp,
+    const struct xml_node *out)
+{
+	struct xml_node *copy = xml_node_copy(out);
+
+	if (copy == NULL)
+		return L_ERR_NOMEM;
+	xml_detach(*slp);
+	xml_node_free(*slp);
+	xml_append(st, copy);
+	*slp = copy;
+	p->cur_sl = copy;
+	return L_OK;
+}
+
+/* Why the last sc_load failed. */
+static const char *
+sc_why(const struct policy *p)
+{
+	return p->cur != NULL ? p->cur->why : p->why_nc;
 }
 
 /* ---- enforcement points ---- */
@@ -786,7 +898,7 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 {
 	const char *type = xml_attr(st, "type");
 	const char *to = xml_attr(st, "to");
-	struct xml_node *sl, *lab;
+	struct xml_node *sl;
 	struct acdf_reason why;
 	unsigned n;
 	char rule[AUDIT_RULE_MAX];
@@ -811,13 +923,37 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 		return;
 	}
 	if (n > 1) {
+		/* XEP-0258: a stanza has one label; two are not a choice
+		 * for the server to make. */
 		refuse(res, POLICY_REFUSE, "modify", "bad-request",
-		    "more than one security label");
+		    "malformed security label");
 		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
-		    to, st, "more than one securitylabel");
+		    to, st, "malformed label: more than one securitylabel");
 		return;
 	}
-	if (sl == NULL) {
+	if (sl != NULL) {
+		if (sc_load(p, sl) == L_OK && p->cur->empty) {
+			/* An empty <label/> asks for the default label
+			 * (XEP-0258); the client's element is dropped. */
+			if (p->default_sl == NULL) {
+				refuse(res, POLICY_REFUSE, "modify",
+				    "policy-violation", "no default label here");
+				audit_event(p, AUDIT_POINT_INGRESS, true,
+				    from->sid, from->jid, to, st,
+				    "empty label, no default");
+				return;
+			}
+			p->cur = NULL;
+			if (replace_seclabel(p, st, &sl, p->default_sl) !=
+			    L_OK) {
+				p->cur_sl = NULL;
+				refuse(res, POLICY_REFUSE, "wait",
+				    "internal-server-error", NULL);
+				return;
+			}
+			p->cur_sl = NULL;
+		}
+	} else {
 		if (strcmp(st->name, "message") != 0)
 			return;	/* unlabelled iq: not checked */
 		if (p->require_labels || p->default_sl == NULL) {
@@ -834,26 +970,11 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 			return;
 		}
 		xml_append(st, sl);
-	} else if ((lab = xml_child(sl, NS_SECLABEL, "label")) != NULL &&
-	    xml_child(lab, NULL, NULL) == NULL) {
-		/* An empty <label/> asks for the default label. */
-		struct xml_node *dl = p->default_sl ?
-		    xml_child(xml_child(p->default_sl, NS_SECLABEL, "label"),
-		    NULL, NULL) : NULL;
-		struct xml_node *copy = dl ? xml_node_copy(dl) : NULL;
-
-		if (copy == NULL) {
-			refuse(res, POLICY_REFUSE, "modify",
-			    "policy-violation", "no default label here");
-			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
-			    from->jid, to, st, "empty label, no default");
-			return;
-		}
-		xml_append(lab, copy);
 	}
-	if (sc_load(p, sl) != L_OK) {
+	if (sc_load(p, sl) != L_OK || p->cur->empty) {
 		snprintf(rule, sizeof rule, "malformed label: %.200s",
-		    p->cur ? p->cur->why : "out of memory");
+		    p->cur != NULL && p->cur->empty ? "empty label" :
+		    sc_why(p));
 		refuse(res, POLICY_REFUSE, "modify", "bad-request",
 		    "malformed security label");
 		audit_event(p, AUDIT_POINT_INGRESS, true, from->sid, from->jid,
@@ -864,6 +985,7 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 		const struct spif *os = spif_set_find(&p->set,
 		    p->cur->g.v[0]->policy);
 		const struct label_entry *oe;
+		const struct xml_node *out;
 
 		if (os == NULL) {
 			refuse(res, POLICY_REFUSE, "cancel", "forbidden",
@@ -882,8 +1004,28 @@ policy_ingress(struct policy *p, const struct policy_subject *from,
 			    from->jid, to, st, rule);
 			return;
 		}
+		if (p->cur->alt_rc != L_OK) {
+			/* An alternative that is not the originator's
+			 * equivalent: a write-down attempt or a broken
+			 * labeller; the label as a whole is invalid. */
+			snprintf(rule, sizeof rule, "forged alternative label: "
+			    "%.190s", p->cur->alt_why);
+			refuse(res, POLICY_REFUSE, "modify", "bad-request",
+			    "invalid security label");
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, rule);
+			return;
+		}
+		/* What is passed on is the server's, not the client's. */
+		if ((out = sc_output(p)) == NULL ||
+		    replace_seclabel(p, st, &sl, out) != L_OK) {
+			refuse(res, POLICY_REFUSE, "wait",
+			    "internal-server-error", NULL);
+			audit_event(p, AUDIT_POINT_INGRESS, true, from->sid,
+			    from->jid, to, st, "label could not be rebuilt");
+			return;
+		}
 	}
-	set_marking(p, sl);
 	if (sc_decide(p, from->clr, &why) != L_OK) {
 		snprintf(rule, sizeof rule, "sender not cleared: %.200s",
 		    why.text);
@@ -935,10 +1077,19 @@ policy_deliver(struct policy *p, const struct policy_subject *to,
 		}
 		sl = p->default_sl;
 	}
-	if (sc_load(p, sl) != L_OK) {
+	if (sc_load(p, sl) != L_OK || p->cur->empty) {
 		refuse(res, POLICY_REFUSE, "cancel", "forbidden", NULL);
 		snprintf(rule, sizeof rule, "malformed label: %.200s",
-		    p->cur ? p->cur->why : "out of memory");
+		    p->cur != NULL && p->cur->empty ? "empty label" :
+		    sc_why(p));
+		audit_event(p, (enum audit_point)point, true, to->sid, from,
+		    to->jid, st, rule);
+		return;
+	}
+	if (p->cur->alt_rc != L_OK) {
+		refuse(res, POLICY_REFUSE, "cancel", "forbidden", NULL);
+		snprintf(rule, sizeof rule, "forged alternative label: %.190s",
+		    p->cur->alt_why);
 		audit_event(p, (enum audit_point)point, true, to->sid, from,
 		    to->jid, st, rule);
 		return;

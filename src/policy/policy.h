@@ -32,7 +32,11 @@ struct policy_config {
 	const char *catalog_file;	/* NULL: an empty catalog */
 	const char *audit_dir;		/* NULL: no audit (tests only) */
 	struct audit_opts audit;
+	size_t label_max_bytes;		/* largest securitylabel; 0: the
+					 * default, POLICY_LABEL_MAX_BYTES */
 };
+
+#define POLICY_LABEL_MAX_BYTES	8192
 
 /* Who a check is about. clr NULL is the nil clearance (always DENY). */
 struct policy_subject {
@@ -87,8 +91,16 @@ int policy_clearance(struct policy *p, const char *xml, int cap,
 
 /*
  * Ingress: a stanza from a local session, before routing.  May modify st:
- * an unlabelled message gets the default label; the display marking is
- * regenerated from the SPIF.  Refusals and drops are audited.
+ * an unlabelled message (or one with an empty <label/>) gets the default
+ * label, and the securitylabel is replaced by one the server builds from
+ * what it validated: the display marking from the SPIF, the originator
+ * label written from its parsed form, and for each alternative label the
+ * client sent (which must be the originator's equivalent) the server's
+ * own mapping.  Nothing of the client's securitylabel subtree is passed
+ * on.  A securitylabel that is not exactly one well-formed label
+ * (seclabel_parse), larger than label_max_bytes, or several of them, is
+ * refused as malformed (modify/bad-request); refusals and drops are
+ * audited.
  */
 void policy_ingress(struct policy *p, const struct policy_subject *from,
     struct xml_node *st, struct policy_result *res);

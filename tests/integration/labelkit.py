@@ -274,6 +274,35 @@ def securitylabel(label_name=None, marking=None, fg=None, bg=None,
     return sl
 
 
+def raw_securitylabel(inner):
+    """A <securitylabel/> whose content is the raw XML text `inner`, any
+    shape at all (for the malformed-label tests)."""
+    return ET.fromstring(('<securitylabel xmlns="%s">%s</securitylabel>'
+                          % (NS_SECLABEL, inner)).encode("utf-8"))
+
+
+def seclabel_file(name):
+    """The <securitylabel/> element of a data file whose root is one."""
+    el = ET.fromstring(label_xml(name).encode("utf-8"))
+    assert el.tag == "{%s}securitylabel" % NS_SECLABEL, el.tag
+    return el
+
+
+def label_body(name):
+    """The text of a data file's label without its XML declaration, to
+    splice into raw XML."""
+    t = label_xml(name)
+    if t.startswith("<?xml"):
+        t = t[t.index("?>") + 2:]
+    return t.strip()
+
+
+def stanza_error_text(el):
+    """The <text/> of an error stanza, or None."""
+    t = el.find("{%s}error/{%s}text" % (NS_CLIENT, NS_STANZAS))
+    return t.text if t is not None else None
+
+
 def find_seclabel(el):
     """The first securitylabel element anywhere under el, or None."""
     return el.find(".//{%s}securitylabel" % NS_SECLABEL) \
@@ -406,6 +435,17 @@ class Client(slixmpp.ClientXMPP):
         m["id"] = sid
         if label is not None or raw_label is not None:
             m.xml.append(securitylabel(label, marking, fg, bg, raw_label))
+        m.send()
+        return sid
+
+    def send_msg_els(self, to, body, els, mtype="chat", sid=None):
+        """Sends a message with the given child elements (securitylabels of
+        any shape) after its body; returns its id."""
+        sid = sid or new_id("m")
+        m = self.make_message(mto=to, mbody=body, mtype=mtype)
+        m["id"] = sid
+        for el in els:
+            m.xml.append(el)
         m.send()
         return sid
 

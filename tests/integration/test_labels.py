@@ -964,3 +964,292 @@ def test_live_clearance_change(servers):
         assert not zed.matching(Client.mentions(t4)), zed.dump()
         await lk.close_all(alice, dave, zed)
     lk.run(body)
+
+
+# --- 10. hostile labels: malformed shapes, forged alternatives, size -----
+# Liaison-only like the whole module: Prosody does not enforce labels.
+
+UNCLEARED_ZORIA = "clearance-zoria-unclassified.xml"  # ZORIA UNCLASSIFIED
+#   only, Distribution ZORIA+NATO
+MALFORMED_TEXT = "malformed security label"
+INVALID_TEXT = "invalid security label"
+
+
+def _shapes():
+    """Each securitylabel shape that is not exactly one well-formed label
+    (XEP-0258 sec-label.xsd: <label> holds at most one element and no
+    text; one <label>; only displaymarking, label, equivalentlabel), as
+    (name, [securitylabel elements], reason in the audit record)."""
+    lab = lk.label_body("nato-restricted.xml")
+    alt = lk.label_body("zoria-official-nato.xml").replace(
+        "originatorConfidentialityLabel", "alternativeConfidentialityLabel")
+    raw = lk.raw_securitylabel
+    return [
+        ("label-text", [raw("<label>!!garbage&amp;...</label>")],
+         "holds text"),
+        ("label-mixed", [raw("<label>!!garbage%s</label>" % lab)],
+         "holds text"),
+        ("label-two-elements", [raw("<label>%s%s</label>" % (lab, lab))],
+         "more than one element"),
+        ("two-labels", [raw("<label>%s</label><label>%s</label>"
+                            % (lab, lab))], "more than one <label>"),
+        ("no-label", [raw("<displaymarking>DEMO-NATO RESTRICTED"
+                          "</displaymarking>")], "no <label>"),
+        ("unknown-child", [raw("<label>%s</label><x xmlns='urn:example'>"
+                               "!!garbage</x>" % lab)],
+         "unexpected element"),
+        ("text-outside", [raw("!!garbage<label>%s</label>" % lab)],
+         "holds text"),
+        ("two-markings", [raw("<displaymarking>A</displaymarking>"
+                              "<displaymarking>B</displaymarking>"
+                              "<label>%s</label>" % lab)],
+         "more than one displaymarking"),
+        ("alternative-in-label", [raw("<label>%s</label>" % alt)],
+         "not a STANAG 4774 originator label"),
+        ("originator-as-equivalent", [raw(
+            "<label>%s</label><equivalentlabel>%s</equivalentlabel>"
+            % (lab, lab))], "not one alternativeConfidentialityLabel"),
+        ("empty-label-and-equivalent", [raw(
+            "<label/><equivalentlabel>%s</equivalentlabel>" % alt)],
+         "with an empty <label>"),
+        ("two-securitylabels", [raw("<label>%s</label>" % lab),
+                                raw("<label>%s</label>" % lab)],
+         "more than one securitylabel"),
+    ]
+
+
+async def _refused_everywhere(srv, sender, recipient, cases, etype, cond,
+                              text, rule):
+    """cases: [(name, msg id, body, audit reason)].  Each message came back
+    to the sender as etype/cond with `text` and no label, the recipient
+    got nothing of it, and the audit log has a DENY record naming `rule`
+    and the reason."""
+    for name, sid, body, why in cases:
+        err = await sender.wait_for(sender.is_error_for(sid),
+                                    what="the error for %s" % name)
+        assert_refusal(err, etype, cond)
+        assert lk.stanza_error_text(err) == text, (name, ET.tostring(
+            err, encoding="unicode"))
+        assert "garbage" not in ET.tostring(err, encoding="unicode")
+    await asyncio.sleep(lk.T_QUIET)
+    for name, sid, body, why in cases:
+        assert not recipient.matching(Client.mentions(body)), (
+            name, recipient.dump())
+    assert not recipient.matching(Client.mentions("garbage")), \
+        recipient.dump()
+    found, show = await audit_lines_for(srv, [c[1] for c in cases])
+    for name, sid, body, why in cases:
+        line = found[sid]
+        assert "DENY" in line.upper(), (name, line)
+        assert rule in line and why in line, (name, rule, why, line)
+        assert body not in show
+
+
+def test_malformed_label_shapes_refused(servers):
+    """Every securitylabel that is not exactly one well-formed label
+    (text in <label>, mixed content, two elements, two <label>s, no
+    <label>, an unknown child, text beside <label>, two markings, an
+    alternative where the label goes, an originator as equivalent, an
+    equivalent with an empty label, two securitylabels) is refused with
+    modify/bad-request "malformed security label", reaches no one, is
+    audited with its reason; a valid labelled message is delivered
+    after them all."""
+    srv = servers()
+
+    async def body():
+        alice = await lk.connect(srv, "alice")
+        bob = await lk.connect(srv, "bob")
+        cases = []
+        for name, els, why in _shapes():
+            text = "shape %s %s" % (name, lk.new_id())
+            sid = alice.send_msg_els(srv.jid("bob"), text, els)
+            cases.append((name, sid, text, why))
+        await _refused_everywhere(srv, alice, bob, cases, "modify",
+                                  "bad-request", MALFORMED_TEXT,
+                                  "malformed label")
+        ok = "after the shapes " + lk.new_id()
+        alice.send_msg(srv.jid("bob"), ok, label="nato-restricted.xml")
+        el = await bob.wait_for(bob.is_body(ok))
+        assert_delivered(el, "nato-restricted.xml", ok)
+        await lk.close_all(alice, bob)
+    lk.run(body)
+
+
+def test_delivered_label_is_the_servers(servers):
+    """A valid label wrapped in whitespace, with attributes on <label>
+    and a forged marking, is delivered; the recipient's securitylabel
+    is the one the server built (SPIF marking, the label written from its
+    parsed form): nothing of the client's element is passed on.  An
+    empty <label/> without a default label is refused with
+    modify/policy-violation."""
+    srv = servers()
+
+    async def body():
+        alice = await lk.connect(srv, "alice")
+        bob = await lk.connect(srv, "bob")
+        lab = lk.label_body("nato-restricted.xml")
+        sl = lk.raw_securitylabel(
+            "\n <displaymarking fgcolor='green'>FORGED UNCLASSIFIED"
+            "</displaymarking>\n <label evil='1'>\n  %s\n </label>\n" % lab)
+        text = "wrapped " + lk.new_id()
+        alice.send_msg_els(srv.jid("bob"), text, [sl])
+        el = await bob.wait_for(bob.is_body(text))
+        assert_delivered(el, "nato-restricted.xml", text)
+        got = el.find("{%s}securitylabel" % NS_SECLABEL)
+        s = ET.tostring(got, encoding="unicode")
+        assert "FORGED" not in s and "evil" not in s and "green" not in s
+        assert [c.tag.split("}")[1] for c in got] == [
+            "displaymarking", "label"], s
+        empty = "empty label " + lk.new_id()
+        eid = alice.send_msg_els(srv.jid("bob"), empty,
+                                 [lk.raw_securitylabel("<label/>")])
+        err = await alice.wait_for(alice.is_error_for(eid))
+        assert_refusal(err, "modify", "policy-violation")
+        await bob.assert_none(Client.mentions(empty))
+        found, _ = await audit_lines_for(srv, [eid])
+        assert "empty label, no default" in found[eid]
+        await lk.close_all(alice, bob)
+    lk.run(body)
+
+
+def test_forged_alternative_label_refused(servers):
+    """DEMO-NATO SECRET with an alternativeConfidentialityLabel saying
+    ZORIA UNCLASSIFIED (the SPIF equivalence makes ZORIA TOP SECRET of
+    it): `liaisonctl label check` says DENY with the reason for a ZORIA
+    UNCLASSIFIED clearance (the same label without the alternative is
+    DENY by rule 3.3.2); the server refuses it with modify/bad-request,
+    delivers it to no one (not even a user cleared for the true label)
+    and audits it as a forged alternative.  The true alternative is
+    accepted and decides as the originator: refused to the ZORIA
+    UNCLASSIFIED user, delivered to zed with the server's TOP SECRET
+    mapping as the equivalent label."""
+    rc, out = lk.label_check("forged-alt-nato-secret.xml", UNCLEARED_ZORIA)
+    assert rc == 1 and out.startswith("DENY: alternative label is not the "
+                                      "equivalent of the label"), out
+    rc, out = lk.label_check("nato-secret-rel-xzo.xml", UNCLEARED_ZORIA)
+    assert rc == 1 and out.startswith("DENY: rule 3.3.2"), out
+    rc, out = lk.label_check("honest-alt-nato-secret.xml", UNCLEARED_ZORIA)
+    assert rc == 1 and out.startswith("DENY: rule 3.3.2"), out
+    p = lk.run_ctl(["label", "validate", "--spif", *lk.SPIFS, "--label",
+                    lk.label_path("forged-alt-nato-secret.xml")])
+    assert p.returncode == 1 and "not the equivalent" in p.stdout, p
+    srv = servers(users={**USERS, "ulla": UNCLEARED_ZORIA})
+
+    async def body():
+        alice = await lk.connect(srv, "alice")
+        ulla = await lk.connect(srv, "ulla")
+        zed = await lk.connect(srv, "zed")
+        cases = []
+        for who in ("ulla", "zed"):
+            text = "forged alternative to %s %s" % (who, lk.new_id())
+            sid = alice.send_msg_els(srv.jid(who), text, [
+                lk.seclabel_file("forged-alt-nato-secret.xml")])
+            cases.append((who, sid, text, "not the equivalent of the "
+                          "label: classification UNCLASSIFIED"))
+        await _refused_everywhere(srv, alice, ulla, cases[:1], "modify",
+                                  "bad-request", INVALID_TEXT,
+                                  "forged alternative label")
+        await _refused_everywhere(srv, alice, zed, cases[1:], "modify",
+                                  "bad-request", INVALID_TEXT,
+                                  "forged alternative label")
+        # Without the alternative, and with the true one: refused to ulla
+        # at delivery (rule 3.3.2), delivered to zed.
+        plain = "plain to ulla " + lk.new_id()
+        pid = alice.send_msg(srv.jid("ulla"), plain,
+                             label="nato-secret-rel-xzo.xml")
+        honest = "honest to ulla " + lk.new_id()
+        hid = alice.send_msg_els(srv.jid("ulla"), honest, [
+            lk.seclabel_file("honest-alt-nato-secret.xml")])
+        hz = "honest to zed " + lk.new_id()
+        alice.send_msg_els(srv.jid("zed"), hz, [
+            lk.seclabel_file("honest-alt-nato-secret.xml")])
+        el = await zed.wait_for(zed.is_body(hz))
+        assert_delivered(el, "nato-secret-rel-xzo.xml", hz)
+        eq = el.findall("{%s}securitylabel/{%s}equivalentlabel/"
+                        "{%s}alternativeConfidentialityLabel"
+                        % (NS_SECLABEL, NS_SECLABEL, NS_4774))
+        assert len(eq) == 1, ET.tostring(el, encoding="unicode")
+        assert eq[0].find(".//{%s}Classification" % NS_4774).text == \
+            "TOP SECRET"
+        for sid in (pid, hid):
+            err = await alice.wait_for(alice.is_error_for(sid))
+            assert_refusal(err)
+        await ulla.assert_none(Client.mentions(plain))
+        assert not ulla.matching(Client.mentions(honest)), ulla.dump()
+        found, _ = await audit_lines_for(srv, [pid, hid])
+        for sid in (pid, hid):
+            assert "rule 3.3.2" in found[sid], found[sid]
+        await lk.close_all(alice, ulla, zed)
+    lk.run(body)
+
+
+def _big_label(values):
+    """nato-unclassified with the Context value NATO given `values`
+    times."""
+    return lk.label_body("nato-unclassified.xml").replace(
+        "<GenericValue>NATO</GenericValue>",
+        "<GenericValue>NATO</GenericValue>" * values)
+
+
+def test_oversized_and_repeated_value_labels_refused(servers, tmp_path):
+    """An UNCLASSIFIED label with 5,000 repeated values (about 170 KB) is
+    refused unparsed (larger than label_max_bytes) as malformed; one with
+    three repeated values is refused as invalid (rule 3.2.3); both are
+    audited and reach no one, and a valid label is delivered after them.
+    label_max_bytes is a setting: a valid 3 KB label is delivered with
+    the default and refused with label_max_bytes = 2048."""
+    big = _big_label(5000)
+    assert len(big) > 150000
+    p = lk.run_ctl(["label", "validate", "--spif", *lk.SPIFS, "--label",
+                    lk.label_path("nato-unclassified.xml")])
+    assert p.returncode == 0
+    f = tmp_path / "dup.xml"
+    f.write_text(_big_label(3), encoding="utf-8")
+    p = lk.run_ctl(["label", "validate", "--spif", *lk.SPIFS, "--label", f])
+    assert p.returncode == 1 and "'NATO' is given more than once" in \
+        p.stdout, p
+    padded = lk.label_body("nato-restricted.xml").replace(
+        "</Classification>",
+        "</Classification><PrivacyMark>%s</PrivacyMark>" % ("x" * 3000))
+    srv = servers()
+    small = servers(name="small", config="label_max_bytes = 2048;\n")
+
+    async def body():
+        alice = await lk.connect(srv, "alice")
+        bob = await lk.connect(srv, "bob")
+        t1 = "oversized " + lk.new_id()
+        id1 = alice.send_msg(srv.jid("bob"), t1, raw_label=big)
+        t2 = "repeated " + lk.new_id()
+        id2 = alice.send_msg(srv.jid("bob"), t2, raw_label=_big_label(3))
+        await _refused_everywhere(
+            srv, alice, bob, [("oversized", id1, t1, "larger than "
+                               "label_max_bytes (8192)")], "modify",
+            "bad-request", MALFORMED_TEXT, "malformed label")
+        await _refused_everywhere(
+            srv, alice, bob, [("repeated", id2, t2, "'NATO' is given more "
+                               "than once")], "modify", "bad-request",
+            INVALID_TEXT, "invalid label: rule 3.2.3")
+        t3 = "padded " + lk.new_id()
+        alice.send_msg(srv.jid("bob"), t3, raw_label=padded)
+        el = await bob.wait_for(bob.is_body(t3))
+        assert_delivered(el, "nato-restricted.xml", t3)
+        ok = "after the big ones " + lk.new_id()
+        alice.send_msg(srv.jid("bob"), ok, label="nato-unclassified.xml")
+        el = await bob.wait_for(bob.is_body(ok))
+        assert_delivered(el, "nato-unclassified.xml", ok)
+        await lk.close_all(alice, bob)
+
+        alice = await lk.connect(small, "alice")
+        bob = await lk.connect(small, "bob")
+        t4 = "padded on small " + lk.new_id()
+        id4 = alice.send_msg(small.jid("bob"), t4, raw_label=padded)
+        await _refused_everywhere(
+            small, alice, bob, [("padded", id4, t4, "larger than "
+                                 "label_max_bytes (2048)")], "modify",
+            "bad-request", MALFORMED_TEXT, "malformed label")
+        ok = "small still delivers " + lk.new_id()
+        alice.send_msg(small.jid("bob"), ok, label="nato-restricted.xml")
+        el = await bob.wait_for(bob.is_body(ok))
+        assert_delivered(el, "nato-restricted.xml", ok)
+        await lk.close_all(alice, bob)
+    lk.run(body)

@@ -154,12 +154,15 @@ lbl n2z.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:XZO,NATO' 'RESTRIC
 expect map-nato-to-zoria 0 '<alternativeConfidentialityLabel.*<PolicyIdentifier URI=.urn:oid:2.25.314159265358979323846264338327950288.>ZORIA</PolicyIdentifier><Classification>TOP SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
 expect map-keeps-originator 0 '<originatorConfidentialityLabel[^>]*><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>SECRET</Classification>' -- map $P --label "$T/n2z.xml" --to ZORIA
 "$CTL" label map $P --label "$T/n2z.xml" --to ZORIA >"$T/n2z-bdo.xml"
-expect map-result-marks-uk 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" --label "$T/n2z-bdo.xml" --lang uk
+expect map-result-marks-uk 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" "$NATO" --label "$T/n2z-bdo.xml" --lang uk
+# Without the originator's policy the alternative cannot be checked
+# against it, so it is not used (NOTES §1.7: only an equivalent counts).
+expect alt-unverifiable-not-marked 1 "^INVALID: rule 3.2.1: policy 'DEMO-NATO' is not known" -- mark --spif "$ZO" --label "$T/n2z-bdo.xml"
 # An XEP-0258 securitylabel carrying a 4778 BindingInformation in <label>.
 { printf '<securitylabel xmlns="urn:xmpp:sec-label:0"><displaymarking>x</displaymarking><label>'
   cat "$T/n2z-bdo.xml"; printf '</label></securitylabel>'; } >"$T/sl-bdo.xml"
 expect seclabel-with-bdo 0 '^VALID$' -- validate $P --label "$T/sl-bdo.xml"
-expect seclabel-with-bdo-marks 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" --label "$T/sl-bdo.xml" --lang uk
+expect seclabel-with-bdo-marks 0 '^ЗОРІЯ ЦІЛКОМ ТАЄМНО' -- mark --spif "$ZO" "$NATO" --label "$T/sl-bdo.xml" --lang uk
 expect map-zoria-to-nato 0 '<Classification>SECRET</Classification><Category Type=.RESTRICTIVE. TagName=.Additional Sensitivity.[^>]*><GenericValue>CRYPTO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Releasable To.[^>]*><GenericValue>XZO</GenericValue><GenericValue>NATO</GenericValue></Category><Category Type=.PERMISSIVE. TagName=.Context.[^>]*><GenericValue>NATO</GenericValue>' -- map $P --label "$T/zo.xml" --to DEMO-NATO
 expect map-no-equivalent 1 "^UNMAPPED: restrictive value 'NATIONAL ONLY'" -- map $P --label "$T/zo-nat.xml" --to DEMO-NATO
 lbl n-atomal.xml DEMO-NATO SECRET "$CTX" 'RESTRICTIVE:Additional Sensitivity:ATOMAL'
@@ -184,6 +187,108 @@ printf '<SPIF xmlns="http://www.xmlspif.org/spif"><securityPolicyId name="X" id=
 expect malformed-spif 2 "^$T/bad-spif.xml: SPIF: missing securityClassifications$" -- validate --spif "$T/bad-spif.xml" --label "$T/ok.xml"
 expect malformed-clearance 2 "^$T/ok.xml: element .* is not a STANAG 4774 clearance$" -- check $P --label "$T/ok.xml" --clearance "$T/ok.xml"
 expect duplicate-policy 2 'loaded twice' -- validate --spif "$NATO" "$NATO" --label "$T/ok.xml"
+
+# --- repeated values: invalid (rule 3.2.3), not merged --------------------
+lbl dup1.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE,SWE'
+expect dup-value-invalid 1 "^INVALID: rule 3.2.3: 'SWE' is given more than once in tag set 'Releasable To'$" -- validate $P --label "$T/dup1.xml"
+expect dup-value-check-deny 1 "^DENY: rule 3.2.3: 'SWE' is given more than once" -- check $P --label "$T/dup1.xml" --clearance "$T/c-full.xml"
+lbl dup2.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:SWE' 'PERMISSIVE:Releasable To:FIN,SWE'
+expect dup-across-category-elements 1 "^INVALID: rule 3.2.3: 'SWE' is given more than once" -- validate $P --label "$T/dup2.xml"
+lbl dup3.xml DEMO-NATO UNCLASSIFIED 'PERMISSIVE:Context:NATO,NATO,NATO,NATO'
+expect dup-many-unclassified 1 "^INVALID: rule 3.2.3: 'NATO' is given more than once in tag set 'Context'" -- validate $P --label "$T/dup3.xml"
+
+# --- alternative labels: only the originator's equivalent counts, §1.7 ---
+# sec.xml is DEMO-NATO SECRET; its ZORIA equivalent is TOP SECRET.  A
+# clearance holding only ZORIA UNCLASSIFIED must not read it through an
+# alternative label that says ZORIA UNCLASSIFIED.
+lbl sec.xml DEMO-NATO SECRET "$CTX" 'PERMISSIVE:Releasable To:XZO,NATO'
+lbl zu.xml ZORIA UNCLASSIFIED 'PERMISSIVE:Distribution:ZORIA'
+lbl zts.xml ZORIA "TOP SECRET" 'PERMISSIVE:Distribution:ZORIA'
+clr c-zu.xml ZORIA UNCLASSIFIED 'PERMISSIVE:Distribution:ZORIA'
+clr c-zall.xml ZORIA "UNCLASSIFIED,OFFICIAL USE,SECRET,TOP SECRET" 'PERMISSIVE:Distribution:ZORIA'
+toalt() { sed 's/originatorConfidentialityLabel/alternativeConfidentialityLabel/g' "$T/$1"; }
+# seclabel OUT ORIG [ALT...]: a securitylabel with equivalentlabels.
+seclabel() {
+	out=$1 orig=$2
+	shift 2
+	{ printf '<securitylabel xmlns="urn:xmpp:sec-label:0"><label>'
+	  cat "$T/$orig"; printf '</label>'
+	  for a in "$@"; do
+		printf '<equivalentlabel>'; toalt "$a"; printf '</equivalentlabel>'
+	  done
+	  printf '</securitylabel>'; } >"$T/$out"
+}
+seclabel forged.xml sec.xml zu.xml
+expect alt-plain-deny 1 '^DENY: rule 3.3.2: classification TOP SECRET is not in the clearance' -- check $P --label "$T/sec.xml" --clearance "$T/c-zu.xml"
+expect alt-forged-lower-deny 1 '^DENY: alternative label is not the equivalent of the label: classification UNCLASSIFIED in ZORIA, the equivalent is TOP SECRET$' -- check $P --label "$T/forged.xml" --clearance "$T/c-zu.xml"
+expect alt-forged-lower-invalid 1 '^INVALID: alternative label is not the equivalent of the label: classification UNCLASSIFIED' -- validate $P --label "$T/forged.xml"
+# The forgery spoils the label for every clearance, not only in ZORIA.
+expect alt-forged-deny-in-nato 1 '^DENY: alternative label is not the equivalent' -- check $P --label "$T/forged.xml" --clearance "$T/c-full.xml"
+expect alt-forged-not-marked 1 '^INVALID: alternative label is not the equivalent' -- mark --spif "$ZO" "$NATO" --label "$T/forged.xml"
+# The same forgery inside a 4778 BindingInformation.
+{ printf '<BindingInformation xmlns="urn:nato:stanag:4778:bindinginformation:1:0"><MetadataBindingContainer><MetadataBinding><Metadata>'
+  cat "$T/sec.xml"; printf '</Metadata><Metadata>'; toalt zu.xml
+  printf '</Metadata><DataReference URI=""/></MetadataBinding></MetadataBindingContainer></BindingInformation>'; } >"$T/forged-bdo.xml"
+expect alt-forged-bdo-deny 1 '^DENY: alternative label is not the equivalent' -- check $P --label "$T/forged-bdo.xml" --clearance "$T/c-zu.xml"
+expect alt-forged-not-mapped-over 1 '^UNMAPPED: alternative label is not the equivalent' -- map $P --label "$T/forged.xml" --to ZORIA
+# Higher classification but other categories: contradicting, refused too.
+seclabel forged2.xml sec.xml zts.xml
+expect alt-contradicting-categories 1 '^INVALID: alternative label is not the equivalent of the label: its categories in ZORIA differ' -- validate $P --label "$T/forged2.xml"
+# An alternative for a label with no equivalent at all.
+seclabel forged3.xml zo-nat.xml ok.xml
+expect alt-without-equivalent 1 "^INVALID: alternative label in DEMO-NATO, but the label has no equivalent there: restrictive value 'NATIONAL ONLY'" -- validate $P --label "$T/forged3.xml"
+# The honest alternative (liaisonctl label map's) is valid and decides as
+# the originator does.
+"$CTL" label map $P --label "$T/sec.xml" --to ZORIA | sed 's|.*<Metadata><alternative|<alternative|; s|</alternativeConfidentialityLabel>.*|</alternativeConfidentialityLabel>|' >"$T/sec-zo-alt.xml"
+{ printf '<securitylabel xmlns="urn:xmpp:sec-label:0"><label>'; cat "$T/sec.xml"
+  printf '</label><equivalentlabel>'; cat "$T/sec-zo-alt.xml"; printf '</equivalentlabel></securitylabel>'; } >"$T/honest.xml"
+expect alt-honest-valid 0 '^VALID$' -- validate $P --label "$T/honest.xml"
+expect alt-honest-deny-as-originator 1 '^DENY: rule 3.3.2: classification TOP SECRET is not in the clearance' -- check $P --label "$T/honest.xml" --clearance "$T/c-zu.xml"
+clr c-zts.xml ZORIA "TOP SECRET" 'PERMISSIVE:Distribution:NATO'
+expect alt-honest-grant 0 '^GRANT$' -- check $P --label "$T/honest.xml" --clearance "$T/c-zts.xml"
+expect alt-policy-not-loaded 1 "^INVALID: alternative label: policy 'ZORIA' is not known, so it cannot be checked" -- validate --spif "$NATO" --label "$T/honest.xml"
+{ printf '<securitylabel xmlns="urn:xmpp:sec-label:0"><label>'; cat "$T/sec.xml"
+  printf '</label><equivalentlabel>'; cat "$T/sec-zo-alt.xml"; printf '</equivalentlabel><equivalentlabel>'
+  cat "$T/sec-zo-alt.xml"; printf '</equivalentlabel></securitylabel>'; } >"$T/twoalt.xml"
+expect alt-two-in-one-policy 1 '^INVALID: two alternative labels in policy ZORIA$' -- validate $P --label "$T/twoalt.xml"
+seclabel alt-same-policy.xml sec.xml ok.xml
+expect alt-in-originator-policy 1 "^INVALID: alternative label in the originator label's policy DEMO-NATO$" -- validate $P --label "$T/alt-same-policy.xml"
+
+# --- XEP-0258 securitylabel shapes: exactly one well-formed label --------
+# shape NAME 'INNER' PATTERN: a securitylabel with INNER children, whose
+# parse fails (exit 2) with the reason PATTERN.
+L=$(cat "$T/ok.xml")
+shape() {
+	printf '<securitylabel xmlns="urn:xmpp:sec-label:0">%s</securitylabel>' "$2" >"$T/shape-$1.xml"
+	expect "seclabel-$1" 2 "^$T/shape-$1.xml: $3\$" -- validate $P --label "$T/shape-$1.xml"
+}
+shape label-text '<label>!!garbage&amp;x</label>' 'securitylabel: <label> holds text'
+shape label-mixed "<label>x$L</label>" 'securitylabel: <label> holds text'
+shape label-two "<label>$L$L</label>" 'securitylabel: <label> holds more than one element'
+shape two-labels "<label>$L</label><label>$L</label>" 'securitylabel: more than one <label>'
+shape no-label '<displaymarking>SECRET</displaymarking>' 'securitylabel: no <label>'
+shape unknown-child "<label>$L</label><x xmlns='urn:example'/>" 'securitylabel: unexpected element \{urn:example\}x'
+shape text-outside "oops<label>$L</label>" 'securitylabel: holds text'
+shape two-markings "<displaymarking>A</displaymarking><displaymarking>B</displaymarking><label>$L</label>" 'securitylabel: more than one displaymarking'
+shape marking-element "<displaymarking><b xmlns='urn:example'/></displaymarking><label>$L</label>" 'securitylabel: displaymarking holds an element'
+shape empty-label '<label/>' 'securitylabel: empty <label> \(the default label of a server\)'
+shape empty-label-equivalent "<label/><equivalentlabel>$(toalt zu.xml)</equivalentlabel>" 'securitylabel: <equivalentlabel> with an empty <label>'
+shape not-4774 "<label><x xmlns='urn:example:not-a-label'>SECRET</x></label>" 'securitylabel: <label> holds \{urn:example:not-a-label\}x, not a STANAG 4774 originator label'
+shape alternative-in-label "<label>$(toalt zu.xml)</label>" 'securitylabel: <label> holds .*alternativeConfidentialityLabel, not a STANAG 4774 originator label'
+shape originator-as-equivalent "<label>$L</label><equivalentlabel>$L</equivalentlabel>" 'securitylabel: <equivalentlabel> holds originatorConfidentialityLabel, not one alternativeConfidentialityLabel'
+shape equivalent-empty "<label>$L</label><equivalentlabel/>" 'securitylabel: <equivalentlabel> holds nothing, not one alternativeConfidentialityLabel'
+
+# --- SuccessionHandling survives writing (the server rebuilds labels) ----
+sed 's| ReviewDateTime="[^"]*"||; s|</CreationDateTime>|</CreationDateTime><SuccessionHandling><SuccessionDateTime>2030-01-01T00:00:00Z</SuccessionDateTime><SuccessorConfidentialityLabel><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>CONFIDENTIAL</Classification><Category Type="PERMISSIVE" TagName="Context"><GenericValue>NATO</GenericValue></Category></ConfidentialityInformation><CreationDateTime>2026-01-15T10:30:00Z</CreationDateTime></SuccessorConfidentialityLabel></SuccessionHandling>|' "$T/ok.xml" >"$T/succ.xml"
+expect succession-valid 0 '^VALID$' -- validate $P --label "$T/succ.xml"
+sed 's| ReviewDateTime="[^"]*"||; s|</CreationDateTime>|</CreationDateTime><SuccessionHandling><SuccessionDateTime>2030-01-01T00:00:00Z</SuccessionDateTime><SuccessorConfidentialityLabel><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>UNCLASSIFIED</Classification></ConfidentialityInformation><CreationDateTime>2026-01-15T10:30:00Z</CreationDateTime></SuccessorConfidentialityLabel></SuccessionHandling>|' "$T/sec.xml" >"$T/succ2.xml"
+expect succession-mapped-keeps-it 0 '<alternativeConfidentialityLabel.*<SuccessionHandling><SuccessionDateTime>2030-01-01T00:00:00Z</SuccessionDateTime><SuccessorConfidentialityLabel><ConfidentialityInformation><PolicyIdentifier>DEMO-NATO</PolicyIdentifier><Classification>UNCLASSIFIED</Classification>' -- map $P --label "$T/succ2.xml" --to ZORIA
+"$CTL" label map $P --label "$T/succ2.xml" --to ZORIA >"$T/succ2-bdo.xml"
+expect succession-mapped-valid 0 '^VALID$' -- validate $P --label "$T/succ2-bdo.xml"
+sed 's|<Classification>CONFIDENTIAL</Classification>|<Classification>SUPERSECRET</Classification>|' "$T/succ.xml" >"$T/succ-bad.xml"
+expect succession-successor-validated 1 "^INVALID: SuccessorConfidentialityLabel: rule 3.2.2: classification 'SUPERSECRET'" -- validate $P --label "$T/succ-bad.xml"
+sed 's|<SuccessionDateTime>2030-01-01T00:00:00Z</SuccessionDateTime>||' "$T/succ.xml" >"$T/succ-notime.xml"
+expect succession-needs-time 2 "^$T/succ-notime.xml: SuccessionHandling: missing SuccessionDateTime\$" -- validate $P --label "$T/succ-notime.xml"
 
 # --- the public NATO SPIF: case-insensitive values, BindingInformation ---
 NSPIF=$DATA/spif/spiffing-NATO-policy-v79-schema2.1.xml
