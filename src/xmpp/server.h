@@ -266,6 +266,11 @@ int stanza_add_delay(struct xml_node *st, const char *from,
     int64_t stamp_us);
 const char *stanza_type(const struct xml_node *st);
 
+/* iq.c: the RFC 6120 §8.2.3 shape of an iq from a client: IQ_OK, or
+ * IQ_BAD (answer bad-request with *why) or IQ_DROP (a response that is
+ * malformed: never answered, §8.3.1). */
+enum { IQ_OK = 0, IQ_BAD = 1, IQ_DROP = 2 };
+int iq_check(const struct xml_node *iq, const char **why);
 /* iq.c: an iq addressed to the server or to the user's own bare JID. */
 void iq_handle_server(struct session *s, struct xml_node *iq);
 void iq_handle_account(struct session *s, struct xml_node *iq);
