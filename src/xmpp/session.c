@@ -739,11 +739,14 @@ sasl_handle_result(struct session *s, int r, struct buf *out)
 			cond = "not-authorized";
 		acct = sasl_authcid(s->sasl);
 		sess_addr(s, addr, sizeof addr);
-		if (strcmp(cond, "not-authorized") != 0) {
-			/* Malformed or refused before any credential was
-			 * tried: counts for this stream only. */
-			slog_info(s->id, "authentication failed (%s) from %s",
-			    cond, addr);
+		if (strcmp(cond, "not-authorized") != 0 || acct == NULL) {
+			/* Malformed, or refused before any credential was
+			 * looked at (a channel-binding type we do not have, a
+			 * 'y' flag while we offer -PLUS): no password was
+			 * tried, so it counts for this stream only. */
+			slog_info(s->id, "authentication failed (%s) from %s "
+			    "with %s, before any credential was checked", cond,
+			    addr, sasl_mech_name(s->sasl));
 			sasl_finish(s, r, out, cond, false);
 			return;
 		}
