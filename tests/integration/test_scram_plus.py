@@ -173,6 +173,25 @@ def test_plus_login_tls_exporter(server, new_user, mech):
 
 
 @pytest.mark.liaison_only
+def test_plus_login_direct_tls(server, new_user):
+    # XEP-0368 direct TLS: the binding is the same connection's.
+    jid, pw = new_user("plus")
+    s = RawStream(server, port=server.tls_port)
+    try:
+        s.wrap_direct_tls()
+        s.sock.settimeout(s.timeout)
+        s.open_stream()
+        feats = s.wait_tag(NS_STREAM, "features")
+        assert "SCRAM-SHA-256-PLUS" in mechanisms(feats)
+        assert cb_types(feats) == ["tls-exporter"]
+        res = scram_login(s, "SCRAM-SHA-256-PLUS", local_part(jid), pw,
+                          "p=tls-exporter", tls_exporter(s.sock))
+        assert res == ("success", True), res
+    finally:
+        s.close()
+
+
+@pytest.mark.liaison_only
 def test_plus_wrong_tls_exporter_refused(server, new_user):
     jid, pw = new_user("plus")
     s, _ = open_tls(server)
