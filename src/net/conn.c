@@ -1001,6 +1001,48 @@ conn_ssl(const struct conn *c)
 	return c->ssl;
 }
 
+int
+conn_tls_channel_binding(const struct conn *c, const char **type,
+    unsigned char *out, size_t max, size_t *len)
+{
+	static const char label[] = "EXPORTER-Channel-Binding";
+	int ver;
+	size_t n;
+
+	*type = NULL;
+	*len = 0;
+	if (!c->tls_up || c->ssl == NULL)
+		return L_ERR_INVAL;
+	ver = SSL_version(c->ssl);
+	if (ver == TLS1_3_VERSION) {
+		if (max < 32)
+			return L_ERR_LIMIT;
+		if (SSL_export_keying_material(c->ssl, out, 32, label,
+		    sizeof label - 1, NULL, 0, 0) != 1) {
+			ERR_clear_error();
+			return L_ERR_CRYPTO;
+		}
+		*type = "tls-exporter";
+		*len = 32;
+		return L_OK;
+	}
+	if (ver != TLS1_2_VERSION)
+		return L_ERR_INVAL;
+	/* tls-unique is the first Finished of the handshake: the client's
+	 * on a full handshake, the server's on an abbreviated one. */
+	if ((SSL_session_reused(c->ssl) != 0) == (c->is_client != 0))
+		n = SSL_get_peer_finished(c->ssl, out, max);
+	else
+		n = SSL_get_finished(c->ssl, out, max);
+	if (n == 0)
+		return L_ERR_CRYPTO;
+	if (n > max)
+		return L_ERR_LIMIT;
+	*type = "tls-unique";
+	*len = n;
+	return L_OK;
+}
+
 struct ev_loop *
 conn_loop(const struct conn *c)
 {

@@ -238,6 +238,16 @@ X509 *conn_peer_cert(const struct conn *c);
 bool conn_peer_cert_verified(const struct conn *c);
 /* The OpenSSL object (borrowed) for channel binding, or NULL. */
 SSL *conn_ssl(const struct conn *c);
+/* Channel binding of this TLS connection (RFC 5056), as SCRAM-PLUS uses
+ * it: "tls-exporter" (RFC 9266: 32 bytes of the exporter with label
+ * "EXPORTER-Channel-Binding" and no context) on TLS 1.3, "tls-unique"
+ * (RFC 5929: the first Finished message) on TLS 1.2.  Writes up to max
+ * bytes to out, the length to *len and the static type name to *type.
+ * Returns 0, L_ERR_INVAL (no TLS yet, or another version), L_ERR_LIMIT
+ * (max too small) or L_ERR_CRYPTO. */
+#define CONN_CB_MAX	64
+int conn_tls_channel_binding(const struct conn *c, const char **type,
+    unsigned char *out, size_t max, size_t *len);
 struct ev_loop *conn_loop(const struct conn *c);
 
 /* ------------------------------------------------------------------ */

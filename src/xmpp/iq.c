@@ -219,6 +219,44 @@ register_authed(struct session *s, struct xml_node *iq,
 	}
 }
 
+int
+iq_check(const struct xml_node *iq, const char **why)
+{
+	const char *type = xml_attr(iq, "type");
+	const char *id = xml_attr(iq, "id");
+	bool request;
+	size_t n = 0;
+
+	*why = NULL;
+	if (type == NULL || (strcmp(type, "get") != 0 &&
+	    strcmp(type, "set") != 0 && strcmp(type, "result") != 0 &&
+	    strcmp(type, "error") != 0)) {
+		*why = "invalid or missing IQ type";
+		return IQ_BAD;
+	}
+	request = type[0] == 'g' || type[0] == 's';
+	if (id == NULL) {
+		/* A response without an id answers nothing; an error is never
+		 * answered with another error. */
+		if (!request)
+			return IQ_DROP;
+		*why = "missing required 'id' attribute";
+		return IQ_BAD;
+	}
+	if (!request)
+		return IQ_OK;
+	/* An XEP-0258 label rides along the payload; it is not one. */
+	for (const struct xml_node *c = iq->first; c != NULL; c = c->next)
+		if (c->type == XML_NODE_ELEM &&
+		    !xml_is(c, XMLNS_SECLABEL, "securitylabel"))
+			n++;
+	if (n != 1) {
+		*why = "an IQ request has exactly one payload element";
+		return IQ_BAD;
+	}
+	return IQ_OK;
+}
+
 /* Returns true if handled (the iq is then consumed or freed). */
 static bool
 common_iq(struct session *s, struct xml_node *iq, const char *type)

@@ -336,6 +336,21 @@ router_from_session(struct session *s, struct xml_node *st)
 		xml_node_free(st);
 		return;
 	}
+	if (strcmp(st->name, "iq") == 0) {
+		const char *why;
+
+		switch (iq_check(st, &why)) {
+		case IQ_OK:
+			break;
+		case IQ_BAD:
+			slog_debug(s->id, "malformed iq: %s", why);
+			router_bounce(srv, st, "modify", "bad-request", why);
+			/* FALLTHROUGH */
+		default:
+			xml_node_free(st);
+			return;
+		}
+	}
 	if (to != NULL) {
 		char norm[JID_FORMAT_MAX + 1];
 

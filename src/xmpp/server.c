@@ -18,6 +18,7 @@
 #include "base/timeutil.h"
 #include "net/net.h"
 #include "store/store.h"
+#include "xmpp/authlimit.h"
 
 static void
 store_ready(struct ev_loop *loop, int fd, int events, void *arg)
@@ -126,6 +127,25 @@ server_new(const struct server_config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	store_set_offline_max(srv->store, cfg->offline_max);
+	{
+		struct authlimit_config al = {
+			.delay_after = cfg->auth_fail_delay_after,
+			.delay_ms = cfg->auth_fail_delay_ms,
+			.delay_max_ms = cfg->auth_fail_delay_max_ms,
+			.block_after = cfg->auth_fail_block_after,
+			.account_block_after =
+			    cfg->auth_fail_account_block_after,
+			.block_s = cfg->auth_fail_block_s,
+			.window_s = cfg->auth_fail_window_s,
+			.max_entries = cfg->auth_fail_table_max,
+		};
+
+		srv->authlimit = authlimit_new(&al);
+		if (srv->authlimit == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
 	srv->loop = ev_loop_new();
 	if (srv->loop == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
@@ -229,5 +249,6 @@ server_free(struct server *srv)
 	if (srv->tls)
 		SSL_CTX_free((SSL_CTX *)srv->tls);
 	buf_cleanup(&srv->scratch);
+	authlimit_free(srv->authlimit);
 	free(srv);
 }

@@ -51,6 +51,8 @@ struct xml_stream;
 struct roster;
 struct pending_op;
 struct server;
+struct authlimit;
+struct sasl_wait;
 
 /* Settings the server reads; filled by cmd/config.c from defaults, the
  * config file and the command line.  Strings are borrowed from the
@@ -74,6 +76,17 @@ struct server_config {
 	unsigned offline_max;		/* stored messages per user */
 	unsigned resources_max;		/* sessions per user */
 	bool registration;		/* XEP-0077 in-band registration */
+	bool sasl_channel_binding;	/* offer SCRAM-*-PLUS over TLS */
+	/* Authentication throttling (authlimit.h). */
+	unsigned auth_fail_delay_after;
+	unsigned auth_fail_delay_ms;
+	unsigned auth_fail_delay_max_ms;
+	unsigned auth_fail_block_after;
+	unsigned auth_fail_account_block_after;
+	unsigned auth_fail_block_s;
+	unsigned auth_fail_window_s;
+	unsigned auth_fail_per_stream;	/* failures before a stream ends */
+	unsigned auth_fail_table_max;
 	const char *server_name;	/* XEP-0092 name */
 	const char *run_as;		/* user to become after binding */
 };
@@ -156,6 +169,7 @@ struct server {
 	uint64_t churn_at_trim;
 	uint64_t churn_last_tick;
 	uint64_t trim_timer;
+	struct authlimit *authlimit;	/* SASL failure budgets */
 };
 
 /* Creates the server: opens the store and TLS context from cfg, creates
@@ -197,6 +211,10 @@ struct session {
 	bool starttls;			/* ...and drop the rest of it */
 	struct sasl_ctx *sasl;
 	struct sasl_env sasl_env_storage;
+	unsigned char sasl_cb[64];	/* channel binding (sasl_env) */
+	unsigned auth_failures;		/* SASL failures on this stream */
+	struct sasl_wait *sasl_wait;	/* a held SASL answer, or NULL */
+	bool sasl_pending;		/* a credential look-up is out */
 	char *username;			/* prepared localpart */
 	struct jid jid;			/* full JID once bound */
 	char *full;			/* "node@domain/res" */
@@ -266,6 +284,11 @@ int stanza_add_delay(struct xml_node *st, const char *from,
     int64_t stamp_us);
 const char *stanza_type(const struct xml_node *st);
 
+/* iq.c: the RFC 6120 §8.2.3 shape of an iq from a client: IQ_OK, or
+ * IQ_BAD (answer bad-request with *why) or IQ_DROP (a response that is
+ * malformed: never answered, §8.3.1). */
+enum { IQ_OK = 0, IQ_BAD = 1, IQ_DROP = 2 };
+int iq_check(const struct xml_node *iq, const char **why);
 /* iq.c: an iq addressed to the server or to the user's own bare JID. */
 void iq_handle_server(struct session *s, struct xml_node *iq);
 void iq_handle_account(struct session *s, struct xml_node *iq);

@@ -18,6 +18,9 @@
 #include "net/net.h"
 #include "store/store.h"
 #include "xml/xmlstream.h"
+#include "xmpp/authlimit.h"
+
+#define XMLNS_SASL_CB	"urn:xmpp:sasl-cb:0"	/* XEP-0440 */
 
 static void sess_on_data(struct conn *c, void *arg, const char *data,
     size_t len);
@@ -30,6 +33,7 @@ static void xs_stream_end(void *ctx);
 
 static void session_reply_error(struct session *s, const struct xml_node *st,
     const char *type, const char *cond, const char *text);
+static void sasl_wait_free(struct session *s);
 
 static const struct conn_cbs session_cbs = {
 	.on_data = sess_on_data,
@@ -164,6 +168,7 @@ session_free(struct session *s)
 	hmap_del(&srv->sessions, &s->id, sizeof s->id);
 	hmap_cleanup(&s->directed);
 	xml_node_free(s->presence);
+	sasl_wait_free(s);
 	sasl_free(s->sasl);
 	xml_stream_free(s->xs);
 	free(s->username);
@@ -324,6 +329,33 @@ sess_on_data(struct conn *c, void *arg, const char *data, size_t len)
 	}
 }
 
+/*
+ * The channel binding of this connection for SCRAM-PLUS, copied into the
+ * session (env borrows it), or none: not TLS yet, turned off, or OpenSSL
+ * could not give it (then only the plain SCRAM rows are offered, and a
+ * client's 'y' flag is accepted, which is right: we cannot bind).
+ */
+static void
+sasl_env_set_cb(struct session *s, struct sasl_env *env)
+{
+	const char *type = NULL;
+	size_t len = 0;
+
+	env->cb_type = NULL;
+	env->cb_data = NULL;
+	env->cb_len = 0;
+	if (!s->srv->cfg->sasl_channel_binding || s->conn == NULL)
+		return;
+	if (conn_tls_channel_binding(s->conn, &type, s->sasl_cb,
+	    sizeof s->sasl_cb, &len) != L_OK || len == 0) {
+		slog_debug(s->id, "no channel binding on this connection");
+		return;
+	}
+	env->cb_type = type;
+	env->cb_data = s->sasl_cb;
+	env->cb_len = len;
+}
+
 static void
 send_features(struct session *s)
 {
@@ -337,15 +369,24 @@ send_features(struct session *s)
 		buf_appendf(&b, "<starttls xmlns='%s'><required/></starttls>",
 		    XMLNS_TLS);
 	} else if (!s->authed) {
-		s->sasl_env_storage.domain = s->srv->cfg->domain;
-		s->sasl_env_storage.is_tls = true;
-		s->sasl_env_storage.has_cert = false;
-		n = sasl_mechs_offer(&s->sasl_env_storage, names,
-		    SASL_MECHS_MAX);
+		struct sasl_env *env = &s->sasl_env_storage;
+
+		env->domain = s->srv->cfg->domain;
+		env->is_tls = true;
+		env->has_cert = false;
+		sasl_env_set_cb(s, env);
+		n = sasl_mechs_offer(env, names, SASL_MECHS_MAX);
 		buf_appendf(&b, "<mechanisms xmlns='%s'>", XMLNS_SASL);
 		for (size_t i = 0; i < n; i++)
 			buf_appendf(&b, "<mechanism>%s</mechanism>", names[i]);
 		buf_append_str(&b, "</mechanisms>");
+		/* XEP-0440: which binding the -PLUS rows use, so a client
+		 * need not guess from the TLS version. */
+		if (env->cb_type != NULL)
+			buf_appendf(&b, "<sasl-channel-binding xmlns='%s'>"
+			    "<channel-binding type='%s'/>"
+			    "</sasl-channel-binding>", XMLNS_SASL_CB,
+			    env->cb_type);
 		if (s->srv->cfg->registration)
 			buf_appendf(&b, "<register xmlns='%s'/>",
 			    XMLNS_REGISTER_FEATURE);
@@ -419,6 +460,168 @@ send_sasl_failure(struct session *s, const char *cond)
 	session_send_raw(s, buf, strlen(buf));
 }
 
+/* ---- throttling (authlimit.h) ---- */
+
+/* The key this session's address is counted under. */
+static const char *
+sess_addr(const struct session *s, char *buf, size_t n)
+{
+	return authlimit_addr_key(s->conn ? conn_peer_addr(s->conn) : "",
+	    buf, n);
+}
+
+/* Ends the stream after a SASL failure when the budget is spent. */
+static void
+sasl_close_policy(struct session *s, const char *why)
+{
+	slog_info(s->id, "closing the stream: %s", why);
+	session_stream_error(s, "policy-violation", why);
+}
+
+/*
+ * A SASL failure: sent now, and the stream ended when this stream has
+ * failed auth_fail_per_stream times or the failure blocked the address
+ * (`close`).  Every failure counts for the stream, a credential failure
+ * also for the address and account (authlimit_failure, before this).
+ */
+static void
+sasl_fail_send(struct session *s, const char *cond, bool close)
+{
+	send_sasl_failure(s, cond);
+	s->auth_failures++;
+	if (close)
+		sasl_close_policy(s, "authentication blocked");
+	else if (s->auth_failures >= s->srv->cfg->auth_fail_per_stream)
+		sasl_close_policy(s, "too many failed authentication attempts");
+}
+
+/* Refuses an attempt that a block covers: temporary-auth-failure (RFC
+ * 6120 6.5.11), then the stream ends. */
+static void
+sasl_refuse_blocked(struct session *s, const char *addr, const char *acct,
+    int verdict, uint64_t until_ms)
+{
+	uint64_t now = ev_now_ms(s->srv->loop);
+
+	slog_warnx(s->id, "authentication refused: %s %s is blocked for "
+	    "%llu s more (account %s)", verdict == AL_BLOCKED_ADDR ?
+	    "address" : "account, from address", addr,
+	    (unsigned long long)((until_ms > now ? until_ms - now : 0) + 999)
+	    / 1000, acct ? acct : "(not given yet)");
+	send_sasl_failure(s, "temporary-auth-failure");
+	s->auth_failures++;
+	sasl_close_policy(s, "authentication blocked");
+}
+
+/* An answer held back by the failure delay: sent by its timer. */
+struct sasl_wait {
+	struct session *s;
+	uint64_t timer;
+	int r;				/* SASL_SUCCESS or SASL_FAILURE */
+	bool close;			/* end the stream after a failure */
+	char cond[64];
+	struct buf out;			/* success data ("v=...") */
+};
+
+static void
+sasl_wait_free(struct session *s)
+{
+	struct sasl_wait *w = s->sasl_wait;
+
+	if (w == NULL)
+		return;
+	if (w->timer != 0)
+		ev_timer_cancel(s->srv->loop, w->timer);
+	l_wipe(w->out.data, w->out.cap);
+	buf_cleanup(&w->out);
+	free(w);
+	s->sasl_wait = NULL;
+}
+
+static void sasl_finish(struct session *s, int r, struct buf *out,
+    const char *cond, bool close);
+
+static void
+sasl_wait_fire(struct ev_loop *loop, void *arg)
+{
+	struct sasl_wait *w = arg;
+	struct session *s = w->s;
+
+	(void)loop;
+	w->timer = 0;
+	s->sasl_wait = NULL;
+	if (s->conn != NULL && s->state != SS_CLOSING) {
+		conn_resume_read(s->conn);
+		sasl_finish(s, w->r, &w->out, w->cond, w->close);
+	}
+	l_wipe(w->out.data, w->out.cap);
+	buf_cleanup(&w->out);
+	free(w);
+}
+
+/*
+ * Holds the answer `r` for delay_ms without blocking the loop: no input is
+ * read meanwhile, and the loop's timer sends it.  Falls back to answering
+ * at once when out of memory.
+ */
+static void
+sasl_hold(struct session *s, uint64_t delay_ms, int r, struct buf *out,
+    const char *cond, bool close)
+{
+	struct sasl_wait *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		goto now;
+	w->s = s;
+	w->r = r;
+	w->close = close;
+	snprintf(w->cond, sizeof w->cond, "%s", cond ? cond : "");
+	buf_init(&w->out, 0);
+	if ((out->len > 0 && buf_append(&w->out, out->data, out->len) != 0) ||
+	    (w->timer = ev_timer_add(s->srv->loop, delay_ms, sasl_wait_fire,
+	    w)) == 0) {
+		buf_cleanup(&w->out);
+		free(w);
+		goto now;
+	}
+	s->sasl_wait = w;
+	conn_pause_read(s->conn);
+	slog_debug(s->id, "SASL answer held for %llu ms",
+	    (unsigned long long)delay_ms);
+	return;
+now:
+	sasl_finish(s, r, out, cond, close);
+}
+
+/* Sends the outcome of an exchange and frees it. */
+static void
+sasl_finish(struct session *s, int r, struct buf *out, const char *cond,
+    bool close)
+{
+	struct server *srv = s->srv;
+
+	if (r == SASL_SUCCESS && s->sasl != NULL) {
+		free(s->username);
+		s->username = l_strdup(sasl_username(s->sasl));
+		if (s->username == NULL) {
+			session_stream_error(s, "internal-server-error", NULL);
+			goto done;
+		}
+		slog_info(s->id, "authenticated %s@%s with %s", s->username,
+		    srv->cfg->domain, sasl_mech_name(s->sasl));
+		send_sasl(s, "success", out);
+		s->authed = true;
+		s->state = SS_AUTHED;
+		s->restart = true;
+		xml_stream_stop(s->xs);
+		goto done;
+	}
+	sasl_fail_send(s, cond[0] ? cond : "not-authorized", close);
+done:
+	sasl_free(s->sasl);
+	s->sasl = NULL;
+}
+
 static void sasl_handle_result(struct session *s, int r, struct buf *out);
 
 struct creds_req {
@@ -436,6 +639,8 @@ creds_done(void *arg, int rc, struct store_cred *cred)
 	int r;
 
 	free(req);
+	if (s != NULL)
+		s->sasl_pending = false;
 	if (s == NULL || s->sasl == NULL || s->conn == NULL) {
 		store_cred_free(cred);
 		return;
@@ -472,55 +677,103 @@ static void
 sasl_handle_result(struct session *s, int r, struct buf *out)
 {
 	struct server *srv = s->srv;
-	char bare[JID_FORMAT_MAX + 1];
+	char bare[JID_FORMAT_MAX + 1], addr[80];
+	struct authlimit_outcome o;
 	struct creds_req *req;
-	const char *mech;
+	const char *mech, *acct, *cond;
+	uint64_t until = 0, delay, now = ev_now_ms(srv->loop);
+	int v;
 
 	switch (r) {
 	case SASL_CONTINUE:
 		send_sasl(s, "challenge", out);
 		return;
 	case SASL_NEED_CREDS:
-		snprintf(bare, sizeof bare, "%s@%s", sasl_authcid(s->sasl),
-		    srv->cfg->domain);
+		/* The account is known now: is it blocked for this
+		 * address?  Checked before any credential work. */
+		acct = sasl_authcid(s->sasl);
+		v = authlimit_check(srv->authlimit, sess_addr(s, addr,
+		    sizeof addr), acct, now, &until);
+		if (v != AL_ALLOW) {
+			sasl_refuse_blocked(s, addr, acct, v, until);
+			goto done;
+		}
+		snprintf(bare, sizeof bare, "%s@%s", acct, srv->cfg->domain);
 		mech = sasl_creds_hash(s->sasl) == SCRAM_SHA1 ?
 		    "SCRAM-SHA-1" : "SCRAM-SHA-256";
 		req = malloc(sizeof *req);
 		if (req == NULL) {
-			send_sasl_failure(s, "temporary-auth-failure");
+			sasl_fail_send(s, "temporary-auth-failure", false);
 			goto done;
 		}
 		req->sid = s->id;
 		req->srv = srv;
 		conn_pause_read(s->conn);
+		s->sasl_pending = true;
 		if (store_user_get_creds(srv->store, bare, mech, creds_done,
 		    req) != L_OK) {
 			free(req);
+			s->sasl_pending = false;
 			conn_resume_read(s->conn);
-			send_sasl_failure(s, "temporary-auth-failure");
+			sasl_fail_send(s, "temporary-auth-failure", false);
 			goto done;
 		}
 		return;
 	case SASL_SUCCESS:
-		free(s->username);
-		s->username = l_strdup(sasl_username(s->sasl));
-		if (s->username == NULL) {
-			session_stream_error(s, "internal-server-error", NULL);
-			goto done;
+		acct = sasl_username(s->sasl);
+		sess_addr(s, addr, sizeof addr);
+		/* A success after failures is answered as late as a failure
+		 * would be: the time of the answer tells nothing. */
+		delay = authlimit_success_delay(srv->authlimit, addr, acct,
+		    now);
+		authlimit_success(srv->authlimit, addr, acct);
+		if (delay > 0) {
+			sasl_hold(s, delay, r, out, "", false);
+			return;
 		}
-		slog_info(s->id, "authenticated %s@%s with %s", s->username,
-		    srv->cfg->domain, sasl_mech_name(s->sasl));
-		send_sasl(s, "success", out);
-		s->authed = true;
-		s->state = SS_AUTHED;
-		s->restart = true;
-		xml_stream_stop(s->xs);
-		goto done;
+		sasl_finish(s, r, out, "", false);
+		return;
 	default:
-		slog_info(s->id, "authentication failed (%s)",
-		    sasl_condition(s->sasl));
-		send_sasl_failure(s, sasl_condition(s->sasl));
-		goto done;
+		cond = sasl_condition(s->sasl);
+		if (cond == NULL)
+			cond = "not-authorized";
+		acct = sasl_authcid(s->sasl);
+		sess_addr(s, addr, sizeof addr);
+		if (strcmp(cond, "not-authorized") != 0 || acct == NULL) {
+			/* Malformed, or refused before any credential was
+			 * looked at (a channel-binding type we do not have, a
+			 * 'y' flag while we offer -PLUS): no password was
+			 * tried, so it counts for this stream only. */
+			slog_info(s->id, "authentication failed (%s) from %s "
+			    "with %s, before any credential was checked", cond,
+			    addr, sasl_mech_name(s->sasl));
+			sasl_finish(s, r, out, cond, false);
+			return;
+		}
+		authlimit_failure(srv->authlimit, addr, acct, now, &o);
+		slog_info(s->id, "authentication failed for %s from %s with "
+		    "%s (%u failures from the address, %u for the account)",
+		    acct ? acct : "(no account)", addr,
+		    sasl_mech_name(s->sasl), o.addr_failures,
+		    o.account_failures);
+		if (o.addr_blocked)
+			slog_warnx(s->id, "blocking address %s for %u s after "
+			    "%u failed logins (last account %s)", addr,
+			    srv->cfg->auth_fail_block_s, o.addr_failures,
+			    acct ? acct : "(none)");
+		if (o.account_blocked)
+			slog_warnx(s->id, "blocking account %s for %u s, for "
+			    "the addresses that failed for it, after %u "
+			    "failed logins (last from %s)", acct,
+			    srv->cfg->auth_fail_block_s, o.account_failures,
+			    addr);
+		v = authlimit_check(srv->authlimit, addr, acct, now, NULL);
+		if (o.delay_ms > 0) {
+			sasl_hold(s, o.delay_ms, r, out, cond, v != AL_ALLOW);
+			return;
+		}
+		sasl_finish(s, r, out, cond, v != AL_ALLOW);
+		return;
 	}
 done:
 	sasl_free(s->sasl);
@@ -531,15 +784,23 @@ static void
 handle_sasl(struct session *s, struct xml_node *el)
 {
 	struct buf in, out;
-	char *text = NULL;
-	int rc, r;
+	char *text = NULL, addr[80];
+	uint64_t until = 0;
+	int rc, r, v;
 
+	if (s->sasl_wait != NULL || s->sasl_pending) {
+		/* Sent before the answer to the previous one (RFC 6120
+		 * 6.4): it must not get around the delay. */
+		sasl_close_policy(s, "SASL element before the previous "
+		    "answer");
+		return;
+	}
 	if (xml_is(el, XMLNS_SASL, "abort")) {
 		if (s->sasl != NULL) {
 			sasl_free(s->sasl);
 			s->sasl = NULL;
 		}
-		send_sasl_failure(s, "aborted");
+		sasl_fail_send(s, "aborted", false);
 		return;
 	}
 	if (xml_is(el, XMLNS_SASL, "auth")) {
@@ -549,13 +810,19 @@ handle_sasl(struct session *s, struct xml_node *el)
 			sasl_free(s->sasl);
 			s->sasl = NULL;
 		}
+		v = authlimit_check(s->srv->authlimit, sess_addr(s, addr,
+		    sizeof addr), NULL, ev_now_ms(s->srv->loop), &until);
+		if (v != AL_ALLOW) {
+			sasl_refuse_blocked(s, addr, NULL, v, until);
+			return;
+		}
 		if (mech == NULL) {
-			send_sasl_failure(s, "invalid-mechanism");
+			sasl_fail_send(s, "invalid-mechanism", false);
 			return;
 		}
 		s->sasl = sasl_new(mech, &s->sasl_env_storage, &rc);
 		if (s->sasl == NULL) {
-			send_sasl_failure(s, sasl_rc_condition(rc));
+			sasl_fail_send(s, sasl_rc_condition(rc), false);
 			return;
 		}
 	} else if (!xml_is(el, XMLNS_SASL, "response") || s->sasl == NULL) {
@@ -575,8 +842,8 @@ handle_sasl(struct session *s, struct xml_node *el)
 	} else if ((rc = sasl_b64_decode(text, strlen(text), &in)) != L_OK) {
 		sasl_free(s->sasl);
 		s->sasl = NULL;
-		send_sasl_failure(s, rc == L_ERR_LIMIT ? "malformed-request" :
-		    "incorrect-encoding");
+		sasl_fail_send(s, rc == L_ERR_LIMIT ? "malformed-request" :
+		    "incorrect-encoding", false);
 		goto out;
 	} else {
 		r = sasl_step(s->sasl, in.data ? (unsigned char *)in.data :

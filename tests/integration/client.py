@@ -507,3 +507,61 @@ def stanza_error(el):
 
 def local_part(jid):
     return re.split("[@/]", str(jid))[0]
+
+
+# ---------------------------------------------------------------------------
+# Channel binding in Debian's slixmpp 1.8.3, made to follow RFC 9266.
+#
+# slixmpp asks ssl for 'tls-unique' on every TLS version.  Python returns
+# the first Finished message even on TLS 1.3, where tls-unique is not
+# defined (RFC 9266), so against a server that binds with tls-exporter on
+# TLS 1.3 slixmpp sends p=tls-unique with -PLUS (refused: wrong binding) or
+# the 'y' flag with plain SCRAM (refused: RFC 5802 downgrade protection).
+# A correct client without tls-exporter says 'n' and does not pick a -PLUS
+# mechanism; these two wrappers make slixmpp do that on TLS 1.3 and leave
+# TLS 1.2 (where slixmpp's tls-unique is right) as it is.
+
+from slixmpp.features.feature_mechanisms.mechanisms import \
+    FeatureMechanisms as _FeatureMechanisms
+
+
+def _tls13(xmpp):
+    sock = getattr(xmpp, "socket", None)
+    version = getattr(sock, "version", None)
+    return callable(version) and version() == "TLSv1.3"
+
+
+_orig_default_credentials = _FeatureMechanisms._default_credentials
+_orig_send_auth = _FeatureMechanisms._send_auth
+
+
+def _default_credentials(self, required_values, optional_values):
+    result = _orig_default_credentials(self, required_values, optional_values)
+    if "channel_binding" in result and _tls13(self.xmpp):
+        result["channel_binding"] = None
+    return result
+
+
+def _send_auth(self):
+    if _tls13(self.xmpp):
+        self.mech_list = {m for m in self.mech_list if not m.endswith("-PLUS")}
+    return _orig_send_auth(self)
+
+
+_FeatureMechanisms._default_credentials = _default_credentials
+_FeatureMechanisms._send_auth = _send_auth
+
+
+class RawStreamFrom(RawStream):
+    """A RawStream whose socket is bound to a given local address (another
+    loopback address, such as 127.0.0.2, to look like a second host)."""
+
+    def __init__(self, server, source, port=None, timeout=STEP):
+        self.server = server
+        self.timeout = timeout
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port or server.c2s_port), timeout=timeout,
+            source_address=(source, 0))
+        self.closed = False
+        self.raw = b""
+        self._new_parser()
